@@ -1,0 +1,3 @@
+from journey_sql.cli import main
+
+main()

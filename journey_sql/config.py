@@ -1,0 +1,61 @@
+"""journey-sql.toml: defaults for any option, below environment variables and flags.
+
+    # journey-sql.toml
+    connection = "duckdb:///warehouse.duckdb"
+    source_schema = "rudder"
+    schema = "analytics"
+    session_timeout = 45
+
+Keys are option names with underscores. Flags beat JOURNEY_SQL_<NAME>
+environment variables, which beat this file, which beats built-in defaults.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from journey_sql.errors import ConfigError, did_you_mean
+
+CONFIG_FILE = "journey-sql.toml"
+
+KNOWN_KEYS = frozenset(
+    {
+        "connection",
+        "dialect",
+        "source_schema",
+        "source_table",
+        "schema",
+        "session_timeout",
+        "depth",
+        "threads",
+        "memory_limit",
+    }
+)
+
+
+def load_config(directory: Path | None = None) -> dict[str, Any]:
+    path = (directory or Path.cwd()) / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    for key in data:
+        if key not in KNOWN_KEYS:
+            raise ConfigError(
+                f"{path}: unknown setting {key!r}.{did_you_mean(key, KNOWN_KEYS)} "
+                f"Known settings: {', '.join(sorted(KNOWN_KEYS))}."
+            )
+    return data
+
+
+def default_map(commands: dict[str, Any], config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Click's per-command defaults: each command takes the settings it has an option for."""
+    result: dict[str, dict[str, Any]] = {}
+    for name, command in commands.items():
+        params = {p.name for p in command.params}
+        result[name] = {k: v for k, v in config.items() if k in params}
+    return result

@@ -1,0 +1,90 @@
+"""Connection URLs: which engine to use and how to reach it. Secrets never come from the URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from journey_sql.errors import ConfigError, did_you_mean
+
+DEFAULT_CONNECTION = "duckdb:///journey.duckdb"
+
+# scheme -> example, for error messages; the engines module maps schemes to classes
+EXAMPLES: dict[str, str] = {
+    "duckdb": "duckdb:///journey.duckdb, duckdb:////abs/path.duckdb or duckdb:///:memory:",
+    "postgresql": "postgresql://USER@HOST:5432/DATABASE",
+    "redshift": "redshift://USER@HOST:5439/DATABASE",
+    "snowflake": "snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE",
+    "bigquery": "bigquery://PROJECT?location=US",
+    "spark": "spark://local",
+    "databricks": "databricks://HOST/HTTP_PATH",
+}
+SCHEME_ALIASES = {"postgres": "postgresql"}
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    scheme: str
+    user: str | None = None
+    host: str | None = None
+    port: int | None = None
+    path: str = ""  # database, file path or HTTP path, without the leading slash
+    params: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+
+    def redacted(self) -> str:
+        """The URL as it may be printed: without any password someone put in it anyway."""
+        return redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def parse_connection(url: str) -> ConnectionSpec:
+    if not url or "://" not in url:
+        raise ConfigError(
+            f"Connection {url!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}."
+        )
+    scheme = url.split("://", 1)[0].lower()
+    scheme = SCHEME_ALIASES.get(scheme, scheme)
+    if scheme not in EXAMPLES:
+        raise ConfigError(
+            f"Unknown connection type {scheme!r} in {redact_url(url)!r}.{did_you_mean(scheme, EXAMPLES)} "
+            f"Supported: {', '.join(EXAMPLES)}."
+        )
+    if scheme == "duckdb":
+        return _duckdb(url)
+    parts = urlsplit(url)
+    if parts.password:
+        raise ConfigError(
+            f"Put no password in the connection URL ({redact_url(url)}): set JOURNEY_SQL_PASSWORD or use "
+            "the warehouse's own credential files instead."
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"Connection {redact_url(url)!r} has an invalid port.") from None
+    return ConnectionSpec(
+        scheme=scheme,
+        user=unquote(parts.username) if parts.username else None,
+        host=parts.hostname,
+        port=port,
+        path=unquote(parts.path.lstrip("/")),
+        params=dict(parse_qsl(parts.query)),
+        url=url,
+    )
+
+
+def _duckdb(url: str) -> ConnectionSpec:
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/") or rest == "/":
+        raise ConfigError(f"DuckDB connection {url!r} needs a path: {EXAMPLES['duckdb']}.")
+    path, _, query = rest[1:].partition("?")
+    if not path:
+        raise ConfigError(f"DuckDB connection {url!r} needs a path: {EXAMPLES['duckdb']}.")
+    return ConnectionSpec(scheme="duckdb", path=path, params=dict(parse_qsl(query)), url=url)

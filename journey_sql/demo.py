@@ -1,0 +1,256 @@
+"""`journey-sql demo`: realistic RudderStack tracks in DuckDB, the whole pipeline, and a summary.
+
+The generator is one SQL statement over DuckDB's range(): every random choice is
+a hash of (seed, row, purpose), so the same --seed gives the same rows on any
+machine and thread count, and ten million events take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journey_sql.errors import ConfigError
+from journey_sql.executor import Echo, RunReport, run_pipeline
+from journey_sql.settings import Settings
+
+EVENTS_PER_BURST = 8  # a burst is a stretch of activity on one device
+EVENTS_PER_PERSON = 40
+START = "2026-10-01 00:00:00"
+SPAN_MS = 30 * 24 * 3600 * 1000
+
+# Each burst follows one of these scripts (the first ones more often), with some noise,
+# so the most common journeys in the summary look like a shop's.
+FUNNELS = [
+    ["Page Viewed", "Products Searched", "Product List Viewed", "Product Viewed", "Product Added", "Cart Viewed",
+     "Checkout Started", "Payment Info Entered"],
+    ["Application Opened", "Product List Viewed", "Product Viewed", "Product Viewed", "Product Added", "Cart Viewed",
+     "Checkout Started", "Order Completed"],
+    ["Page Viewed", "Promotion Viewed", "Product Viewed", "Product Added", "Cart Viewed", "Product Removed",
+     "Product List Viewed", "Product Viewed"],
+    ["Products Searched", "Product Viewed", "Products Searched", "Product Viewed", "Product Added",
+     "Checkout Started", "Payment Info Entered", "Order Completed"],
+    ["Application Opened", "Page Viewed", "Product List Viewed", "Product Viewed", "Product List Viewed",
+     "Product Viewed", "Product List Viewed", "Product Viewed"],
+]
+NOISE = ["Product Viewed", "Product List Viewed", "Products Searched", "Product Clicked", "Promotion Viewed"]
+
+
+def _array(items: list[str] | list[list[str]]) -> str:
+    return "[" + ", ".join(_array(i) if isinstance(i, list) else "'" + i.replace("'", "''") + "'" for i in items) + "]"
+
+
+def generate_sql(events: int, seed: int, table: str = "rudder.tracks") -> str:
+    """One CREATE TABLE statement that fills `table` with `events` events (plus ~1% redelivered copies)."""
+    persons = max(1, events // EVENTS_PER_PERSON)
+    # u(purpose, key): a uniform number in [0, 1) from a hash, deterministic for a seed
+    u = lambda purpose, key: f"(hash({seed}, {key}, '{purpose}') % 1000000) / 1000000.0"  # noqa: E731
+    # a UUID-shaped string from a column holding an md5 digest
+    uuid = lambda h: (  # noqa: E731
+        f"(substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-4' || substr({h}, 14, 3) || '-a' "
+        f"|| substr({h}, 18, 3) || '-' || substr({h}, 21, 12))"
+    )
+    return f"""
+CREATE OR REPLACE TABLE {table} AS
+WITH bursts AS (
+  SELECT
+    b,
+    hash({seed}, b, 'person') % {persons} AS person,
+    CAST({u('start', 'b')} * {SPAN_MS} AS BIGINT) AS start_ms,
+    -- 1 in 20 bursts is a batch flush: every event carries the same timestamp
+    {u('batch', 'b')} < 0.05 AS is_batch,
+    -- some bursts pause for 40 minutes part way: two sessions on one device
+    CAST(floor({u('split', 'b')} * 16) AS INTEGER) AS split_at,
+    CAST(floor(pow({u('funnel', 'b')}, 2) * {len(FUNNELS)}) AS INTEGER) AS funnel
+  FROM range(0, {(events + EVENTS_PER_BURST - 1) // EVENTS_PER_BURST}) AS t(b)
+),
+people AS (
+  SELECT
+    p AS person,
+    1 + CAST(floor({u('devices', 'p')} * 3) AS INTEGER) AS devices,
+    {u('identified', 'p')} < 0.6 AS identifies,
+    {u('shares', 'p')} < 0.05 AS shares_device,
+    'usr_' || substr(md5('{seed}:user:' || p), 1, 12) AS user_key
+  FROM range(0, {persons}) AS t(p)
+),
+raw AS (
+  SELECT
+    e.i,
+    e.i % {EVENTS_PER_BURST} AS k,
+    b.person,
+    p.identifies,
+    p.user_key,
+    CAST(floor({u('device', 'b.b')} * p.devices) AS INTEGER) AS device,
+    p.shares_device,
+    b.funnel,
+    b.start_ms + CASE WHEN b.is_batch THEN 0 ELSE
+      (e.i % {EVENTS_PER_BURST}) * 45000 + CAST({u('jitter', 'e.i')} * 40000 AS BIGINT)
+      + CASE WHEN e.i % {EVENTS_PER_BURST} >= b.split_at THEN 2400000 ELSE 0 END
+    END AS ts_ms
+  FROM range(0, {events}) AS e(i)
+  JOIN bursts AS b ON b.b = e.i // {EVENTS_PER_BURST}
+  JOIN people AS p ON p.person = b.person
+),
+placed AS (
+  SELECT
+    r.*,
+    -- a shared family computer: device 0 of this person is device 0 of the previous one
+    CASE WHEN r.shares_device AND r.device = 0 AND r.person > 0 THEN r.person - 1 ELSE r.person END AS device_owner,
+    r.identifies AND r.ts_ms >= CAST({u('identify_at', 'r.person * 7 + r.device')} * {SPAN_MS} AS BIGINT)
+      AS logged_in,
+    {u('server', 'r.i')} < 0.04 AS server_side,
+    {u('noid', 'r.i')} < 0.0005 AS no_identity,
+    {u('event', 'r.i')} AS pick
+  FROM raw AS r
+),
+hashed AS (
+  SELECT
+    p.*,
+    md5('{seed}:' || p.i) AS id_hex,
+    md5('{seed}:device:' || p.device_owner || ':' || p.device) AS device_hex
+  FROM placed AS p
+),
+tracked AS (
+  SELECT
+    {uuid("p.id_hex")} AS id,
+    CASE WHEN p.no_identity OR (p.logged_in AND p.server_side) THEN NULL
+      ELSE {uuid("p.device_hex")} END AS anonymous_id,
+    CASE WHEN p.logged_in AND NOT p.no_identity THEN p.user_key END AS user_id,
+    CASE
+      WHEN p.logged_in AND p.server_side THEN 'Order Completed'
+      WHEN p.pick < 0.15 THEN {_array(NOISE)}[1 + CAST(floor(p.pick / 0.15 * {len(NOISE)}) AS INTEGER)]
+      ELSE {_array(FUNNELS)}[1 + p.funnel][1 + p.k]
+    END AS event,
+    make_timestamp(epoch_us(TIMESTAMP '{START}') + p.ts_ms * 1000) AS timestamp,
+    p.logged_in AND p.server_side AS from_server,
+    p.i
+  FROM hashed AS p
+),
+enriched AS (
+  SELECT
+    t.id, t.anonymous_id, t.user_id, t.event,
+    lower(replace(t.event, ' ', '_')) AS event_text,
+    t.timestamp,
+    t.timestamp - INTERVAL (CAST({u('skew', 't.i')} * 900 AS INTEGER)) MILLISECOND AS original_timestamp,
+    t.timestamp + INTERVAL (CAST({u('sent', 't.i')} * 400 AS INTEGER)) MILLISECOND AS sent_at,
+    t.timestamp + INTERVAL (500 + CAST({u('latency', 't.i')} * 4000 AS INTEGER)) MILLISECOND AS received_at,
+    CASE WHEN t.from_server THEN 'server' ELSE 'web' END AS channel,
+    CASE WHEN t.from_server THEN 'rudder-sdk-node' ELSE 'RudderLabs JavaScript SDK' END AS context_library_name,
+    CASE WHEN t.from_server THEN '2.1.4' ELSE '3.11.2' END AS context_library_version,
+    '203.0.113.' || CAST(hash({seed}, t.anonymous_id) % 250 AS VARCHAR) AS context_ip,
+    CASE WHEN t.from_server THEN NULL ELSE
+      ['en-US', 'en-GB', 'de-DE', 'fr-FR', 'es-ES'][1 + CAST(hash({seed}, t.anonymous_id, 'locale') % 5 AS INTEGER)] END
+      AS context_locale,
+    CASE WHEN t.from_server THEN NULL ELSE '/' || lower(replace(t.event, ' ', '-')) END AS context_page_path,
+    CASE WHEN t.from_server THEN NULL ELSE 'https://shop.example.com/' || lower(replace(t.event, ' ', '-')) END
+      AS context_page_url,
+    CASE WHEN t.from_server THEN NULL ELSE
+      ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15',
+       'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36',
+       'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148'
+      ][1 + CAST(hash({seed}, t.anonymous_id, 'ua') % 3 AS INTEGER)] END AS context_user_agent,
+    CASE WHEN t.from_server THEN NULL ELSE 1440 END AS context_screen_width,
+    CASE WHEN t.from_server THEN NULL ELSE 900 END AS context_screen_height,
+    'src_2f9aQx1' AS context_source_id,
+    'rudder-' || CAST(t.i % 4 AS VARCHAR) AS context_destination_id,
+    t.i
+  FROM tracked AS t
+)
+SELECT * EXCLUDE (i), received_at AS uuid_ts FROM enriched
+UNION ALL BY NAME
+-- at-least-once delivery: about 1 event in 100 arrives a second time, later
+SELECT * EXCLUDE (i, received_at),
+  received_at + INTERVAL (1 + CAST({u('again', 'i')} * 600 AS INTEGER)) SECOND AS received_at,
+  received_at + INTERVAL (1 + CAST({u('again', 'i')} * 600 AS INTEGER)) SECOND AS uuid_ts
+FROM enriched
+WHERE {u('duplicate', 'i')} < 0.01
+"""
+
+
+def generate(con: Any, events: int, seed: int, schema: str = "rudder", table: str = "tracks") -> None:
+    """Fill schema.table on a DuckDB connection with sample tracks."""
+    if events < 1:
+        raise ConfigError("--events must be at least 1.")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(generate_sql(events, seed, f"{schema}.{table}"))
+
+
+def summarise(con: Any, settings: Settings) -> dict[str, Any]:
+    s = settings.schema
+    events, visitors = con.execute(f"SELECT COUNT(*), COUNT(DISTINCT dbt_visitor_id) FROM {s}.dbt_mapped_tracks").fetchone()
+    sessions, median_minutes, median_events = con.execute(
+        f"""
+        SELECT COUNT(*), median(minutes), median(n) FROM (
+          SELECT (epoch_us(max(timestamp)) - epoch_us(min(timestamp))) / 60e6 AS minutes, COUNT(*) AS n
+          FROM {s}.dbt_track_facts GROUP BY session_id)
+        """
+    ).fetchone()
+    width = min(5, settings.depth)
+    cols = ["event"] + [f"event_{k}" for k in range(2, width + 1)]
+    journeys = con.execute(
+        f"SELECT {', '.join(cols)}, COUNT(*) AS n FROM {s}.dbt_tracks_flow "
+        f"WHERE {' AND '.join(c + ' IS NOT NULL' for c in cols)} "
+        f"GROUP BY ALL ORDER BY n DESC, {', '.join(cols)} LIMIT 10"
+    ).fetchall()
+    return {
+        "events": events,
+        "visitors": visitors,
+        "sessions": sessions,
+        "median_session_minutes": median_minutes,
+        "median_events_per_session": median_events,
+        "journey_length": width,
+        "journeys": [(list(row[:-1]), row[-1]) for row in journeys],
+    }
+
+
+def run_demo(
+    database: str,
+    events: int,
+    seed: int,
+    settings: Settings,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    echo: Echo = lambda _: None,
+) -> tuple[RunReport, dict[str, Any]]:
+    from journey_sql.engines import connect
+
+    engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit)
+    try:
+        echo(f"generating {events:,} sample events in {database} ({settings.source_schema}.{settings.source_table})")
+        generate(engine.con, events, seed, settings.source_schema, settings.source_table)  # type: ignore[attr-defined]
+        report = run_pipeline(engine, settings, echo=echo)
+        summary = summarise(engine.con, settings)  # type: ignore[attr-defined]
+    finally:
+        engine.close()
+    print_summary(summary, report, database, settings)
+    return report, summary
+
+
+def print_summary(summary: dict[str, Any], report: RunReport, database: str, settings: Settings) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    overview = Table(title=f"journey-sql demo: {database}", show_header=False)
+    overview.add_column(style="bold")
+    overview.add_column(justify="right")
+    src = report.source
+    overview.add_row("source rows", f"{src.rows:,}")
+    overview.add_row("duplicate deliveries dropped", f"{src.duplicate_deliveries:,}")
+    overview.add_row("events left out (no identity)", f"{report.events_left_out:,}")
+    overview.add_row("events", f"{summary['events']:,}")
+    overview.add_row("visitors", f"{summary['visitors']:,}")
+    overview.add_row(f"sessions ({settings.session_timeout:g} min timeout)", f"{summary['sessions']:,}")
+    overview.add_row("median session length", f"{summary['median_session_minutes'] or 0:.1f} min")
+    overview.add_row("median events per session", f"{summary['median_events_per_session'] or 0:g}")
+    console.print(overview)
+    journeys = Table(title=f"Ten most common {summary['journey_length']}-event journeys")
+    journeys.add_column("#", justify="right")
+    journeys.add_column("journey")
+    journeys.add_column("times", justify="right")
+    for rank, (steps, n) in enumerate(summary["journeys"], start=1):
+        journeys.add_row(str(rank), " → ".join(steps), f"{n:,}")
+    console.print(journeys)
+    console.print(
+        f"Tables are in {database}, schema {settings.schema}. Try: "
+        f"duckdb {database} \"SELECT * FROM {settings.schema}.dbt_tracks_flow LIMIT 10\""
+    )

@@ -1,0 +1,63 @@
+"""The embedded default: a DuckDB file (or memory) on this machine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from journey_sql.connection import ConnectionSpec
+from journey_sql.engines.base import Engine, import_driver
+from journey_sql.errors import ConfigError, ConnectionError_
+
+
+class DuckDBEngine(Engine):
+    scheme = "duckdb"
+    dialect_name = "duckdb"
+    transactional_ddl = True
+
+    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
+        super().__init__(spec)
+        self.con = con
+
+    @classmethod
+    def connect(
+        cls, spec: ConnectionSpec, threads: int | None = None, memory_limit: str | None = None, **_: Any
+    ) -> DuckDBEngine:
+        duckdb = import_driver("duckdb", "duckdb")
+        path = spec.path
+        if path != ":memory:":
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise ConnectionError_(f"Cannot open DuckDB file {path!r}: directory {parent} does not exist.")
+        config: dict[str, Any] = {}
+        threads = threads or spec.params.get("threads")
+        memory_limit = memory_limit or spec.params.get("memory_limit")
+        if threads:
+            try:
+                config["threads"] = int(threads)
+            except ValueError:
+                raise ConfigError(f"--threads must be a whole number, got {threads!r}.") from None
+        if memory_limit:
+            config["memory_limit"] = str(memory_limit)
+        # Sorting ten million events needs room to spill; next to the database
+        # file is where the user expects scratch space, not the current directory.
+        if path != ":memory:":
+            config["temp_directory"] = str(Path(path).expanduser().resolve()) + ".tmp"
+        try:
+            con = duckdb.connect(os.path.expanduser(path), config=config)
+        except duckdb.Error as err:
+            raise ConnectionError_(f"Cannot open DuckDB database {path!r}: {err}") from None
+        return cls(spec, con)
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def explain(self, sql: str) -> str:
+        return "\n".join(row[1] for row in self.query(f"EXPLAIN {sql}"))
+
+    def close(self) -> None:
+        self.con.close()

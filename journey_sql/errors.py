@@ -1,0 +1,44 @@
+"""Exceptions the library raises. Each message says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class JourneyError(Exception):
+    """Base class: the CLI turns these into a one-paragraph error and a non-zero exit."""
+
+
+class ConfigError(JourneyError):
+    """A setting, flag or configuration file is invalid."""
+
+
+class SourceError(JourneyError):
+    """The source table is missing or does not look like a RudderStack tracks table."""
+
+
+class ConnectionError_(JourneyError):
+    """The connection URL is malformed, or the warehouse could not be reached."""
+
+
+class MissingDriverError(JourneyError):
+    """The optional connector package for a warehouse is not installed."""
+
+
+class TemplateError(JourneyError):
+    """A stage template failed to render or to parse (a bug in journey-sql or a local edit)."""
+
+
+class StageError(JourneyError):
+    """A stage failed while running on the warehouse."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ' Did you mean ...?' suffix for an unknown name, or '' when nothing is close."""
+    matches = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.5)
+    return f" Did you mean '{matches[0]}'?" if matches else ""

@@ -1,0 +1,109 @@
+"""Stage templates -> SQL for a dialect.
+
+Jinja renders a stage in the canonical dialect; the result is parsed at once,
+so a template mistake is reported against the template that made it, and then
+handed to the dialect's transforms and generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import sqlglot
+from sqlglot import exp
+
+from journey_sql import __version__
+from journey_sql.dialects import CANONICAL, Dialect, get_dialect
+from journey_sql.errors import JourneyError, TemplateError
+from journey_sql.settings import Settings
+from journey_sql.stages import STAGES, Stage
+
+_HERE = Path(__file__).resolve().parent
+
+
+def template_dir() -> Path:
+    """Installed wheels carry the templates inside the package; a source checkout keeps them at the top."""
+    for candidate in (_HERE / "templates", _HERE.parent / "templates"):
+        if (candidate / f"{STAGES[0].name}.sql.j2").is_file():
+            return candidate
+    raise TemplateError(f"journey-sql's stage templates are missing (looked in {_HERE / 'templates'}). Reinstall journey-sql.")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+@dataclass(frozen=True)
+class Relations:
+    """Where the source is read from and where each stage's table is written."""
+
+    source: exp.Table
+    tables: dict[str, exp.Table]
+
+    @classmethod
+    def for_settings(cls, settings: Settings, suffix: str = "") -> Relations:
+        return cls(
+            source=exp.table_(settings.source_table, db=settings.source_schema),
+            tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in STAGES},
+        )
+
+
+def render_template(stage: Stage, settings: Settings, relations: Relations) -> str:
+    """The stage's SELECT in the canonical dialect, exactly as Jinja renders it."""
+    try:
+        template = _environment().get_template(stage.template)
+        return template.render(
+            source=relations.source.sql(CANONICAL),
+            relations={name: table.sql(CANONICAL) for name, table in relations.tables.items()},
+            timeout_us=settings.timeout_us,
+            depth=settings.depth,
+        )
+    except jinja2.TemplateError as err:
+        raise TemplateError(f"Template {stage.template} failed to render: {err}") from err
+
+
+def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> exp.Expression:
+    """The stage's SELECT as a tree, already transformed for `dialect`."""
+    sql = render_template(stage, settings, relations)
+    try:
+        tree = sqlglot.parse_one(sql, read=CANONICAL)
+    except sqlglot.errors.ParseError as err:
+        raise TemplateError(f"Template {stage.template} rendered SQL that does not parse: {err}") from err
+    return dialect.transpile(tree)
+
+
+def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:
+    """The statements that build the stage's table, as SQL text without terminators."""
+    select = stage_select(stage, settings, dialect, relations)
+    statements = dialect.create_table_as(relations.tables[stage.name], select)
+    try:
+        return [dialect.generate(s) for s in statements]
+    except sqlglot.errors.UnsupportedError as err:
+        raise JourneyError(
+            f"Stage {stage.name} uses SQL that sqlglot cannot express in {dialect.name}: {err}. "
+            "Please report this with the dialect name."
+        ) from err
+
+
+def render_script(settings: Settings, dialect_name: str, stage_names: list[str] | None = None) -> str:
+    """A script for a warehouse console: every statement terminated, stages in run order."""
+    dialect = get_dialect(dialect_name)
+    relations = Relations.for_settings(settings)
+    wanted = [s for s in STAGES if stage_names is None or s.name in stage_names]
+    parts = [
+        f"-- journey-sql {__version__} for {dialect.name}: {settings.source_schema}.{settings.source_table} -> "
+        f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}\n"
+    ]
+    for stage in wanted:
+        parts.append(f"\n-- {stage.name}: {stage.summary}\n")
+        parts.extend(f"{sql};\n" for sql in stage_statements(stage, settings, dialect, relations))
+    return "".join(parts)

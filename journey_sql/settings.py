@@ -1,0 +1,90 @@
+"""What a run is asked to do, validated once, before any SQL is written or run."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from journey_sql.errors import ConfigError
+
+DEFAULT_SESSION_TIMEOUT = 30.0
+DEFAULT_DEPTH = 5
+MIN_DEPTH, MAX_DEPTH = 2, 50
+
+# Plain names only: every engine accepts them unquoted, and each folds their
+# case its own way (Snowflake to upper, Postgres to lower), which is how
+# RudderStack's own destinations name things. Anything else is rejected rather
+# than quoted, so a name can never smuggle SQL in or silently miss its table.
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def check_identifier(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _PLAIN_NAME.match(value):
+        raise ConfigError(
+            f"{what} {value!r} is not a plain name. Use letters, digits and underscores, "
+            "starting with a letter or underscore (at most 128 characters)."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parameters of one pipeline run; construct through `Settings.create` to validate."""
+
+    source_schema: str = "rudder"
+    source_table: str = "tracks"
+    schema: str = "analytics"
+    session_timeout: float = DEFAULT_SESSION_TIMEOUT
+    depth: int = DEFAULT_DEPTH
+
+    @classmethod
+    def create(
+        cls,
+        source_schema: str | None = None,
+        source_table: str | None = None,
+        schema: str | None = None,
+        session_timeout: float | str | None = None,
+        depth: int | str | None = None,
+    ) -> Settings:
+        return cls(
+            source_schema=check_identifier(source_schema or cls.source_schema, "--source-schema"),
+            source_table=check_identifier(source_table or cls.source_table, "--source-table"),
+            schema=check_identifier(schema or cls.schema, "--schema"),
+            session_timeout=_timeout(session_timeout),
+            depth=_depth(depth),
+        )
+
+    @property
+    def timeout_us(self) -> int:
+        """The timeout in whole microseconds, the resolution every comparison uses."""
+        return round(self.session_timeout * 60_000_000)
+
+
+def _timeout(value: float | str | None) -> float:
+    if value is None:
+        return DEFAULT_SESSION_TIMEOUT
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--session-timeout must be a number of minutes, got {value!r}.") from None
+    if not math.isfinite(minutes) or minutes <= 0:
+        raise ConfigError(f"--session-timeout must be greater than 0 minutes, got {value!r}.")
+    if round(minutes * 60_000_000) < 1:
+        raise ConfigError("--session-timeout must be at least one microsecond (1.7e-8 minutes).")
+    return minutes
+
+
+def _depth(value: int | str | None) -> int:
+    if value is None:
+        return DEFAULT_DEPTH
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", text):
+        raise ConfigError(f"--depth must be a whole number, got {value!r}.")
+    depth = int(text)
+    if not MIN_DEPTH <= depth <= MAX_DEPTH:
+        raise ConfigError(
+            f"--depth must be between {MIN_DEPTH} and {MAX_DEPTH} "
+            f"(the event itself and up to {MAX_DEPTH - 1} that follow it), got {depth}."
+        )
+    return depth

@@ -1,0 +1,69 @@
+"""The five stages in run order: the table each builds and the columns it promises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # also the table name and the template's file stem
+    summary: str
+    columns: tuple[str, ...]
+
+    @property
+    def template(self) -> str:
+        return f"{self.name}.sql.j2"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("dbt_aliases_mapping", "identity stitching", ("alias", "dbt_visitor_id")),
+    Stage(
+        "dbt_mapped_tracks",
+        "events with visitor and idle time",
+        ("event_id", "anonymous_id", "dbt_visitor_id", "timestamp", "event", "idle_time_minutes"),
+    ),
+    Stage(
+        "dbt_session_tracks",
+        "sessions",
+        ("session_id", "dbt_visitor_id", "session_start_at", "session_sequence_number", "next_session_start_at"),
+    ),
+    Stage(
+        "dbt_track_facts",
+        "events with session and sequence number",
+        ("anonymous_id", "timestamp", "event_id", "event", "session_id", "dbt_visitor_id", "track_sequence_number"),
+    ),
+    Stage(
+        "dbt_tracks_flow",
+        "each event with the events that follow it",
+        ("event_id", "session_id", "track_sequence_number", "event", "dbt_visitor_id", "timestamp"),
+    ),
+)
+
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+# The source columns the stages read; RudderStack's tracks table has many more.
+SOURCE_COLUMNS: dict[str, str] = {
+    "id": "string",
+    "anonymous_id": "string",
+    "user_id": "string",
+    "event": "string",
+    "timestamp": "timestamp",
+    "received_at": "timestamp",
+}
+
+
+def stage_columns(stage: Stage, depth: int) -> tuple[str, ...]:
+    """Columns of a stage's table; the flow table grows with --depth."""
+    if stage.name == "dbt_tracks_flow":
+        return stage.columns + tuple(f"event_{k}" for k in range(2, depth + 1))
+    return stage.columns
+
+
+def get_stage(name: str) -> Stage:
+    from journey_sql.errors import ConfigError, did_you_mean
+
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    raise ConfigError(f"Unknown stage {name!r}.{did_you_mean(name, STAGE_NAMES)} Stages: {', '.join(STAGE_NAMES)}.")

@@ -1,0 +1,70 @@
+"""Compare an engine's tables with the reference, row for row, with readable failures."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from reference import Tables
+
+# each table's key column (unique per row) by position
+KEYS = {
+    "dbt_aliases_mapping": 0,
+    "dbt_mapped_tracks": 0,
+    "dbt_session_tracks": 0,
+    "dbt_track_facts": 2,
+    "dbt_tracks_flow": 0,
+}
+FLOAT_TOLERANCE = 1e-6
+
+
+def normalise(value: Any) -> Any:
+    """Engines hand back the same value in different Python types; bring them to one."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        return normalise(value.to_pydatetime())
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is b
+        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=FLOAT_TOLERANCE)
+    return a == b
+
+
+def diff_table(name: str, actual: list[tuple], expected: list[tuple]) -> list[str]:
+    key = KEYS[name]
+    problems: list[str] = []
+    actual = [tuple(normalise(v) for v in row) for row in actual]
+    got = {row[key]: row for row in actual}
+    want = {row[key]: row for row in expected}
+    if len(got) != len(actual):
+        problems.append(f"{name}: {len(actual) - len(got)} duplicate key(s) in engine output")
+    missing = sorted(set(want) - set(got), key=str)
+    extra = sorted(set(got) - set(want), key=str)
+    if missing:
+        problems.append(f"{name}: {len(missing)} row(s) missing, e.g. {[want[k] for k in missing[:3]]}")
+    if extra:
+        problems.append(f"{name}: {len(extra)} unexpected row(s), e.g. {[got[k] for k in extra[:3]]}")
+    wrong = [k for k in want.keys() & got.keys() if len(got[k]) != len(want[k]) or not all(map(_same, got[k], want[k]))]
+    for k in sorted(wrong, key=str)[:5]:
+        problems.append(f"{name}: row {k!r}\n    engine:    {got[k]}\n    reference: {want[k]}")
+    if len(wrong) > 5:
+        problems.append(f"{name}: ... and {len(wrong) - 5} more differing rows")
+    return problems
+
+
+def assert_matches_reference(actual: dict[str, list[tuple]], expected: Tables, context: str = "") -> None:
+    problems: list[str] = []
+    for name, rows in expected.as_dict().items():
+        problems += diff_table(name, actual[name], rows)
+    assert not problems, f"{context}\n" + "\n".join(problems)

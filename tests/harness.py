@@ -1,0 +1,72 @@
+"""Engines as the tests see them: load source rows, run the real pipeline, read the five tables back.
+
+Each harness goes through journey_sql's own engine classes and executor; only
+loading the fixture rows and reading results back is test code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from journey_sql.executor import RunReport, run_pipeline
+from journey_sql.settings import Settings
+from journey_sql.stages import STAGES, stage_columns
+
+SOURCE_COLUMNS = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
+
+
+class Harness(Protocol):
+    name: str
+
+    def load(self, rows: list[dict[str, Any]], schema: str = "rudder", table: str = "tracks") -> None: ...
+
+    def run(self, settings: Settings) -> RunReport: ...
+
+    def fetch(self, settings: Settings) -> dict[str, list[tuple]]: ...
+
+
+class EngineHarness:
+    """Common part: run the executor on a journey_sql Engine and select the tables back."""
+
+    name = "engine"
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def run(self, settings: Settings) -> RunReport:
+        return run_pipeline(self.engine, settings)
+
+    def fetch(self, settings: Settings) -> dict[str, list[tuple]]:
+        result = {}
+        for stage in STAGES:
+            cols = ", ".join(self.quote(c) for c in stage_columns(stage, settings.depth))
+            result[stage.name] = [tuple(r) for r in self.engine.query(f"SELECT {cols} FROM {settings.schema}.{stage.name}")]
+        return result
+
+    def quote(self, column: str) -> str:
+        return f'"{column}"'
+
+
+class DuckDBHarness(EngineHarness):
+    name = "duckdb"
+
+    def __init__(self) -> None:
+        from journey_sql.engines import connect
+
+        super().__init__(connect("duckdb:///:memory:", threads=2))
+
+    def load(self, rows: list[dict[str, Any]], schema: str = "rudder", table: str = "tracks") -> None:
+        con = self.engine.con
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {schema}.{table} (id VARCHAR, anonymous_id VARCHAR, user_id VARCHAR, "
+            "event VARCHAR, timestamp TIMESTAMP, received_at TIMESTAMP, context_library_name VARCHAR)"
+        )
+        if rows:
+            con.executemany(
+                f"INSERT INTO {schema}.{table} VALUES (?, ?, ?, ?, ?, ?, 'test')",
+                [[r[c] for c in SOURCE_COLUMNS] for r in rows],
+            )
+
+    def close(self) -> None:
+        self.engine.close()

@@ -1,0 +1,130 @@
+"""The oracle: all five tables computed in plain Python from a list of source rows, straight from
+docs/semantics.md. No SQL, no journey_sql imports: it must stay independent of what it checks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+EPOCH = datetime(1970, 1, 1)
+MICROS_PER_MINUTE = 60_000_000
+
+Row = dict[str, Any]
+
+
+def to_naive_utc(ts: datetime | None) -> datetime | None:
+    if ts is None or ts.tzinfo is None:
+        return ts
+    return ts.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def epoch_us(ts: datetime) -> int:
+    return (to_naive_utc(ts) - EPOCH) // timedelta(microseconds=1)
+
+
+def _nulls_last(value: Any) -> tuple[bool, Any]:
+    return (value is None, value if value is not None else 0)
+
+
+def deduplicate(rows: list[Row]) -> list[Row]:
+    """One row per id: the earliest received_at; later keys only settle exact ties."""
+    by_id: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row["id"] is not None:
+            by_id[row["id"]].append(row)
+
+    def delivery_key(r: Row) -> tuple:
+        return (
+            _nulls_last(to_naive_utc(r["received_at"])),
+            _nulls_last(to_naive_utc(r["timestamp"])),
+            _nulls_last(r["event"]),
+            _nulls_last(r["anonymous_id"]),
+            _nulls_last(r["user_id"]),
+        )
+
+    return [min(copies, key=delivery_key) for copies in by_id.values()]
+
+
+def placeable(rows: list[Row]) -> list[Row]:
+    return [
+        r for r in deduplicate(rows)
+        if r["timestamp"] is not None and (r["user_id"] is not None or r["anonymous_id"] is not None)
+    ]
+
+
+@dataclass
+class Tables:
+    aliases_mapping: list[tuple]
+    mapped_tracks: list[tuple]
+    session_tracks: list[tuple]
+    track_facts: list[tuple]
+    tracks_flow: list[tuple]
+
+    def as_dict(self) -> dict[str, list[tuple]]:
+        return {
+            "dbt_aliases_mapping": self.aliases_mapping,
+            "dbt_mapped_tracks": self.mapped_tracks,
+            "dbt_session_tracks": self.session_tracks,
+            "dbt_track_facts": self.track_facts,
+            "dbt_tracks_flow": self.tracks_flow,
+        }
+
+
+def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tables:
+    timeout_us = round(timeout_minutes * MICROS_PER_MINUTE)
+    events = placeable(rows)
+
+    # 1. aliases
+    user_ids = {e["user_id"] for e in events if e["user_id"] is not None}
+    latest: dict[str, Row] = {}
+    for e in events:
+        a = e["anonymous_id"]
+        if a is None or e["user_id"] is None:
+            continue
+        key = (epoch_us(e["timestamp"]), e["id"])
+        if a not in latest or key > (epoch_us(latest[a]["timestamp"]), latest[a]["id"]):
+            latest[a] = e
+    alias: dict[str, str] = {u: u for u in user_ids}
+    for e in events:
+        a = e["anonymous_id"]
+        if a is not None and a not in user_ids:
+            alias[a] = latest[a]["user_id"] if a in latest else a
+    aliases_mapping = sorted(alias.items())
+
+    # 2. mapped tracks: each visitor's events in (timestamp, id) order
+    by_visitor: dict[str, list[Row]] = defaultdict(list)
+    for e in events:
+        by_visitor[alias[e["user_id"] if e["user_id"] is not None else e["anonymous_id"]]].append(e)
+
+    mapped, sessions, facts, flow = [], [], [], []
+    for visitor, evs in by_visitor.items():
+        evs.sort(key=lambda e: (epoch_us(e["timestamp"]), e["id"]))
+        session_no = 0
+        starts: list[datetime] = []
+        in_session: list[list[Row]] = []
+        prev_us = None
+        for e in evs:
+            us = epoch_us(e["timestamp"])
+            gap = None if prev_us is None else us - prev_us
+            idle = None if gap is None else gap / MICROS_PER_MINUTE
+            mapped.append((e["id"], e["anonymous_id"], visitor, to_naive_utc(e["timestamp"]), e["event"], idle))
+            if gap is None or gap > timeout_us:
+                session_no += 1
+                starts.append(to_naive_utc(e["timestamp"]))
+                in_session.append([])
+            in_session[-1].append(e)
+            prev_us = us
+        for n, start in enumerate(starts, start=1):
+            nxt = starts[n] if n < len(starts) else None
+            sessions.append((f"{n} - {visitor}", visitor, start, n, nxt))
+        for n, members in enumerate(in_session, start=1):
+            session_id = f"{n} - {visitor}"
+            for seq, e in enumerate(members, start=1):
+                ts = to_naive_utc(e["timestamp"])
+                facts.append((e["anonymous_id"], ts, e["id"], e["event"], session_id, visitor, seq))
+                following = [members[seq - 1 + k]["event"] if seq - 1 + k < len(members) else None
+                             for k in range(1, depth)]
+                flow.append((e["id"], session_id, seq, e["event"], visitor, ts, *following))
+    return Tables(aliases_mapping, mapped, sessions, facts, flow)
