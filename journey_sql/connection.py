@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -31,6 +32,16 @@ class ConnectionSpec:
     path: str = ""  # database, file path or HTTP path, without the leading slash
     params: dict[str, str] = field(default_factory=dict)
     url: str = ""
+    # Passwords, tokens, key files handed over by a dbt profile; never printed.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def secret(self, name: str, env: str | None = None) -> str | None:
+        """A secret from the profile, else the named environment variable, else JOURNEY_SQL_<NAME>."""
+        if name in self.secrets:
+            return self.secrets[name]
+        if env and os.environ.get(env):
+            return os.environ[env]
+        return os.environ.get(f"JOURNEY_SQL_{name.upper()}")
 
     def redacted(self) -> str:
         """The URL as it may be printed: without any password someone put in it anyway."""

@@ -43,3 +43,18 @@ def duckdb_harness():
     h = DuckDBHarness()
     yield h
     h.close()
+
+
+@pytest.fixture(scope="session")
+def demo_rows() -> list[dict]:
+    """Held-out realistic data: the demo generator's tracks (about 3,000 events), as Python rows."""
+    import duckdb
+
+    from journey_sql.demo import generate
+
+    con = duckdb.connect(":memory:")
+    generate(con, 3000, seed=7)
+    cols = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
+    rows = con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
+    con.close()
+    return [dict(zip(cols, r)) for r in rows]

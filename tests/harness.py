@@ -6,6 +6,9 @@ loading the fixture rows and reading results back is test code.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from journey_sql.executor import RunReport, run_pipeline
@@ -70,3 +73,31 @@ class DuckDBHarness(EngineHarness):
 
     def close(self) -> None:
         self.engine.close()
+
+
+@contextlib.contextmanager
+def duckdb_session() -> Iterator[DuckDBHarness]:
+    h = DuckDBHarness()
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+# Engine name -> "module:function". Each function is a context manager that
+# starts whatever the engine needs (a cluster, an emulator, a SparkSession),
+# yields a Harness, and tears it all down. It raises pytest.skip only when the
+# engine truly cannot run on this machine, saying why.
+SESSIONS: dict[str, str] = {
+    "duckdb": "harness:duckdb_session",
+    "postgres": "engines.pg:postgres_session",
+    "redshift": "engines.pg:redshift_session",
+    "snowflake": "engines.snowflake:snowflake_session",
+    "bigquery": "engines.bigquery:bigquery_session",
+    "spark": "engines.spark:spark_session",
+}
+
+
+def open_session(name: str) -> contextlib.AbstractContextManager[Harness]:
+    module, _, func = SESSIONS[name].partition(":")
+    return getattr(importlib.import_module(module), func)()

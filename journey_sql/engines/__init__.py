@@ -15,6 +15,12 @@ from journey_sql.engines.base import Engine
 # scheme -> "module:Class"
 _ENGINES: dict[str, str] = {
     "duckdb": "journey_sql.engines.duckdb:DuckDBEngine",
+    "postgresql": "journey_sql.engines.postgres:PostgresEngine",
+    "redshift": "journey_sql.engines.redshift:RedshiftEngine",
+    "snowflake": "journey_sql.engines.snowflake:SnowflakeEngine",
+    "bigquery": "journey_sql.engines.bigquery:BigQueryEngine",
+    "spark": "journey_sql.engines.spark:SparkEngine",
+    "databricks": "journey_sql.engines.databricks:DatabricksEngine",
 }
 
 

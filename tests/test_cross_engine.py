@@ -1,0 +1,59 @@
+"""The promise: the same events give the same five tables on every engine, equal to the reference.
+
+Each engine runs once per test session (clusters and SparkSessions are slow to
+start); every hypothesis example and fixture reloads the source table there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from compare import assert_matches_reference
+from harness import SESSIONS, open_session
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import compute
+from strategies import tracks
+
+from journey_sql.settings import Settings
+
+
+def _available(name: str) -> bool:
+    module = SESSIONS[name].partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+ENGINES = [name for name in SESSIONS if _available(name)]
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_harness(request: pytest.FixtureRequest):
+    with open_session(request.param) as harness:
+        yield harness
+
+
+@st.composite
+def case(draw: st.DrawFn) -> tuple[float, int, list]:
+    timeout = draw(st.sampled_from([30, 0.5, 2.25]))
+    depth = draw(st.sampled_from([2, 5]))
+    return timeout, depth, draw(tracks(timeout))
+
+
+@given(case())
+@settings(max_examples=15)
+def test_every_engine_matches_reference(engine_harness, data: tuple[float, int, list]) -> None:
+    timeout, depth, rows = data
+    engine_harness.load(rows)
+    s = Settings.create(session_timeout=timeout, depth=depth)
+    engine_harness.run(s)
+    assert_matches_reference(
+        engine_harness.fetch(s), compute(rows, timeout, depth), f"{engine_harness.name} timeout={timeout} depth={depth}"
+    )
+
+
+def test_every_engine_matches_reference_on_demo_data(engine_harness, demo_rows) -> None:
+    s = Settings.create(session_timeout=20, depth=4)
+    engine_harness.load(demo_rows)
+    engine_harness.run(s)
+    assert_matches_reference(engine_harness.fetch(s), compute(demo_rows, 20, 4), engine_harness.name)
