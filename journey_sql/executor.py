@@ -103,13 +103,12 @@ def run_pipeline(
     explain: Echo | None = None,
 ) -> RunReport:
     """Build all five tables. On failure the previous tables are left exactly as they were."""
-    check_source(engine, settings)
     final = Relations.for_settings(settings)
-    outputs = {final.source.sql().lower()} & {t.sql().lower() for t in final.tables.values()}
-    if outputs:
+    if final.source.sql().lower() in {t.sql().lower() for t in final.tables.values()}:
         raise JourneyError(
             f"--schema {settings.schema} would overwrite the source table {final.source.sql()}; choose another schema."
         )
+    check_source(engine, settings)
     report = RunReport(source=source_stats(engine, final))
     engine.create_schema(settings.schema)
     if engine.transactional_ddl:

@@ -88,8 +88,9 @@ def tracks(draw: st.DrawFn, timeout_minutes: float = 30) -> list[dict[str, Any]]
             extra.append(copy)
     rows += extra
     # rows the pipeline must leave out: no id, no timestamp, no identity
+    complete = list(rows)
     for _ in range(draw(st.integers(0, 2))):
-        broken = dict(draw(st.sampled_from(rows)))
+        broken = dict(draw(st.sampled_from(complete)))
         which = draw(st.sampled_from(["id", "timestamp", "identity"]))
         if which == "identity":
             broken["anonymous_id"] = broken["user_id"] = None

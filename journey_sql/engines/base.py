@@ -112,7 +112,7 @@ class Engine:
         return int(self.query(f"SELECT COUNT(*) FROM {self.sql(table)}")[0][0])
 
     def drop_table(self, table: exp.Table) -> None:
-        self.execute(self.sql(exp.Drop(this=table.copy(), kind="TABLE", exists=True)))
+        self.execute(self.sql(exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)))
 
     def replace_table(self, final: exp.Table, staging: exp.Table) -> None:
         """Put a finished staging table in place of the final one."""

@@ -1,0 +1,99 @@
+"""PostgreSQL, through psycopg 3.
+
+URL: postgresql://USER@HOST:5432/DATABASE[?sslmode=require&...]. Every URL
+parameter is handed to libpq as a connection keyword (sslmode, sslrootcert,
+connect_timeout, application_name, options, target_session_attrs, ...), so libpq
+itself reports a misspelt one. The password comes from a dbt profile, else
+PGPASSWORD, else JOURNEY_SQL_PASSWORD; when none is set, none is passed and
+libpq looks in ~/.pgpass (or PGPASSFILE) as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journey_sql.connection import ConnectionSpec
+from journey_sql.engines.base import Engine, import_driver
+from journey_sql.errors import ConfigError, ConnectionError_
+
+# libpq waits forever for an unreachable host by default; a CLI should not.
+DEFAULT_CONNECT_TIMEOUT = "10"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Driver messages should never echo a password, but make sure of it."""
+    return text.replace(secret, "***") if secret else text
+
+
+class PostgresFamily(Engine):
+    """What PostgreSQL and Redshift share: catalogs and plans. DDL is transactional on both."""
+
+    transactional_ddl = True
+
+    def schemas(self) -> list[str]:
+        # information_schema.schemata lists only schemas the user owns or may use,
+        # and the catalog's pg_toast & co. are noise in an error message.
+        rows = self.query(
+            "SELECT nspname FROM pg_catalog.pg_namespace "
+            "WHERE SUBSTRING(nspname, 1, 3) <> 'pg_' AND nspname <> 'information_schema' ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+    def explain(self, sql: str) -> str:
+        return "\n".join(str(row[0]) for row in self.query(f"EXPLAIN {sql}"))
+
+
+class PostgresEngine(PostgresFamily):
+    scheme = "postgresql"
+    dialect_name = "postgres"
+
+    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
+        super().__init__(spec)
+        self.con = con
+
+    @classmethod
+    def connect(cls, spec: ConnectionSpec, **_: Any) -> PostgresEngine:
+        psycopg = import_driver("psycopg", "postgres")
+        if "password" in spec.params:
+            raise ConfigError(
+                f"Put no password in the connection URL ({spec.redacted()}): set PGPASSWORD or "
+                "JOURNEY_SQL_PASSWORD, or use ~/.pgpass."
+            )
+        password = spec.secret("password", env="PGPASSWORD")
+        kwargs: dict[str, Any] = {
+            "connect_timeout": DEFAULT_CONNECT_TIMEOUT,
+            "application_name": "journey-sql",
+            **spec.params,
+        }
+        for key, value in (("host", spec.host), ("port", spec.port), ("user", spec.user), ("dbname", spec.path)):
+            if value:
+                kwargs[key] = value
+        if password is not None:  # else libpq reads PGPASSWORD / ~/.pgpass itself
+            kwargs["password"] = password
+        try:
+            # Autocommit: catalog checks and CREATE SCHEMA stand alone; the
+            # executor's begin() opens the one transaction the stages run in.
+            con = psycopg.connect(autocommit=True, **kwargs)
+        except psycopg.Error as err:
+            message = redact(str(err).strip(), password).replace("\n\t", " ").replace("\n", " ")
+            raise ConnectionError_(
+                f"Cannot connect to PostgreSQL at {spec.redacted()}: {message}. Check host, port, user and "
+                "database, and the password (PGPASSWORD, JOURNEY_SQL_PASSWORD or ~/.pgpass)."
+            ) from None
+        return cls(spec, con)
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def rollback(self) -> None:
+        # After a lost connection the server has rolled back already; a failing
+        # ROLLBACK here would only hide the error that brought us here.
+        if self.con.closed or self.con.broken:
+            return
+        self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.con.close()

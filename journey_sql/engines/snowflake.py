@@ -1,0 +1,208 @@
+"""Snowflake, through snowflake-connector-python (`pip install 'journey-sql[snowflake]'`).
+
+Connection URL::
+
+    snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE
+
+ACCOUNT is the account identifier (``myorg-myaccount`` or ``xy12345.eu-west-1``;
+a trailing ``.snowflakecomputing.com`` is ignored). DATABASE may be followed by
+``/SCHEMA``; the session schema does not matter to journey-sql, which always
+names ``--source-schema`` and ``--schema``. Query parameters:
+
+``warehouse``, ``role``, ``schema``
+    As in Snowflake.
+``authenticator``
+    Passed to the connector as is: ``externalbrowser`` (SSO in a browser),
+    ``username_password_mfa``, ``oauth`` (token from SNOWFLAKE_TOKEN or
+    JOURNEY_SQL_TOKEN), ``snowflake_jwt``...
+``private_key_file``
+    Key-pair authentication with this PKCS#8 key file; its passphrase, if any,
+    from PRIVATE_KEY_PASSPHRASE or JOURNEY_SQL_PRIVATE_KEY_FILE_PWD.
+``connection_name``
+    A connection in ``~/.snowflake/connections.toml`` (read by the connector);
+    anything the URL also says overrides it, so ``snowflake:///?connection_name=dev``
+    is enough.
+``login_timeout``
+    Seconds to wait for login (the connector's default is 120).
+
+The password comes from SNOWFLAKE_PASSWORD or JOURNEY_SQL_PASSWORD, never from
+the URL. One of a password, a key file, an authenticator or a connection name
+is required. Error messages never contain a secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from journey_sql.connection import ConnectionSpec
+from journey_sql.engines.base import Engine, import_driver
+from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean
+
+PARAMS = ("warehouse", "role", "schema", "authenticator", "private_key_file", "connection_name", "login_timeout")
+ACCOUNT_SUFFIX = ".snowflakecomputing.com"
+# Where replace_table parks the previous table while the new one takes its name.
+OLD_SUFFIX = "__jsql_old"
+# The connector's errno for "SQL compilation error: syntax error".
+SYNTAX_ERROR = 1003
+
+
+def connect_args(spec: ConnectionSpec) -> tuple[dict[str, Any], list[str]]:
+    """The connector's keyword arguments for `spec`, and the secrets among them (to scrub from errors)."""
+    unknown = [k for k in spec.params if k not in PARAMS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown Snowflake connection parameter {unknown[0]!r}.{did_you_mean(unknown[0], PARAMS)} "
+            f"Supported: {', '.join(PARAMS)}."
+        )
+    params = spec.params
+    database, _, path_schema = spec.path.partition("/")
+    args: dict[str, Any] = {
+        "account": _account(spec.host),
+        "user": spec.user,
+        "database": database or None,
+        "schema": params.get("schema") or path_schema or None,
+        "warehouse": params.get("warehouse"),
+        "role": params.get("role"),
+        "authenticator": params.get("authenticator"),
+        "connection_name": params.get("connection_name"),
+        # Lets an administrator find journey-sql's queries in QUERY_HISTORY.
+        "session_parameters": {"QUERY_TAG": "journey-sql"},
+    }
+    if params.get("login_timeout"):
+        try:
+            args["login_timeout"] = int(params["login_timeout"])
+        except ValueError:
+            raise ConfigError(f"login_timeout must be whole seconds, got {params['login_timeout']!r}.") from None
+    secrets: list[str] = []
+    key_file = params.get("private_key_file")
+    if key_file:
+        path = Path(key_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"Snowflake private_key_file {key_file!r} does not exist or is not a file.")
+        args["private_key_file"] = str(path)
+        passphrase = spec.secret("private_key_file_pwd", env="PRIVATE_KEY_PASSPHRASE")
+        if passphrase:
+            args["private_key_file_pwd"] = passphrase
+            secrets.append(passphrase)
+    else:
+        # With a key file the password is not used: a JOURNEY_SQL_PASSWORD set
+        # for another warehouse must not change how this one authenticates.
+        password = spec.secret("password", env="SNOWFLAKE_PASSWORD")
+        if password:
+            args["password"] = password
+            secrets.append(password)
+    if (args["authenticator"] or "").lower() == "oauth":
+        token = spec.secret("token", env="SNOWFLAKE_TOKEN")
+        if token:
+            args["token"] = token
+            secrets.append(token)
+    if not (secrets or key_file or args["authenticator"] or args["connection_name"]):
+        raise ConfigError(
+            f"No Snowflake credentials for {spec.redacted()}: set SNOWFLAKE_PASSWORD (or JOURNEY_SQL_PASSWORD), "
+            "or add ?private_key_file=PATH, ?authenticator=externalbrowser or ?connection_name=NAME "
+            "(from ~/.snowflake/connections.toml) to the URL."
+        )
+    if not args["connection_name"]:
+        # The catalog queries read the current database's information_schema.
+        missing = [what for what, value in (("ACCOUNT", args["account"]), ("DATABASE", database)) if not value]
+        if missing:
+            raise ConfigError(
+                f"Snowflake connection {spec.redacted()} lacks {' and '.join(missing)}: "
+                "snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE."
+            )
+    return {k: v for k, v in args.items() if v is not None}, secrets
+
+
+def _account(host: str | None) -> str | None:
+    if host and host.lower().endswith(ACCOUNT_SUFFIX):
+        return host[: -len(ACCOUNT_SUFFIX)]
+    return host
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class SnowflakeEngine(Engine):
+    scheme = "snowflake"
+    dialect_name = "snowflake"
+    # Snowflake commits every DDL statement on its own (a CREATE inside BEGIN
+    # ends the transaction), so a failed run cannot be rolled back: tables are
+    # built under staging names and swapped in at the end.
+    transactional_ddl = False
+
+    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
+        super().__init__(spec)
+        self.con = con
+
+    @classmethod
+    def connect(cls, spec: ConnectionSpec, **_: Any) -> SnowflakeEngine:
+        args, secrets = connect_args(spec)
+        sf = import_driver("snowflake.connector", "snowflake")
+        try:
+            # Looked up on the module at call time, so test doubles that patch
+            # snowflake.connector.connect (fakesnow) are picked up.
+            con = sf.connect(**args)
+        except Exception as err:  # the connector raises its own errors and plain OSError/ValueError alike
+            first = (str(err).strip() or type(err).__name__).splitlines()[0]
+            raise ConnectionError_(
+                f"Cannot connect to Snowflake {spec.redacted()}: {_scrub(first, secrets)}. Check the account, "
+                "user, credentials, role and warehouse."
+            ) from None
+        return cls(spec, con)
+
+    def execute(self, sql: str) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cur:
+            return [tuple(row) for row in cur.execute(sql).fetchall()]
+
+    def explain(self, sql: str) -> str | None:
+        sf = import_driver("snowflake.connector", "snowflake")
+        try:
+            rows = self.query(f"EXPLAIN USING TEXT {sql}")
+        except sf.errors.ProgrammingError as err:
+            # Only a parser that does not know EXPLAIN USING TEXT (a stand-in
+            # such as fakesnow) gets here; any real fault in `sql` is reported
+            # when the stage runs right after.
+            if getattr(err, "errno", None) == SYNTAX_ERROR:
+                return None
+            raise
+        return "\n".join(str(row[0]) for row in rows)
+
+    def replace_table(self, final: exp.Table, staging: exp.Table) -> None:
+        """Rename the old table aside, the new one into place, then drop the old one.
+
+        Snowflake's atomic `ALTER TABLE final SWAP WITH staging` is not
+        understood by fakesnow, which the tests run on, and
+        `CREATE OR REPLACE TABLE final CLONE staging` fails there when final
+        exists; a copy (`CREATE OR REPLACE ... AS SELECT`) would rewrite every
+        table. Renames are metadata-only and behave the same on both. The
+        previous table is never dropped before the new one has its name: if the
+        second rename fails, the first is undone. Readers may see no table
+        for the instant between the two renames.
+        """
+        old = exp.table_(final.name + OLD_SUFFIX, db=final.db or None, catalog=final.catalog or None)
+        self.drop_table(old)  # left by a run that died between the renames
+        self.execute(f"ALTER TABLE IF EXISTS {self.sql(final)} RENAME TO {self.sql(old)}")
+        try:
+            # Qualified: Snowflake resolves an unqualified new name in the
+            # session's current schema, which would move the table.
+            self.execute(f"ALTER TABLE {self.sql(staging)} RENAME TO {self.sql(final)}")
+        except Exception:
+            try:
+                self.execute(f"ALTER TABLE IF EXISTS {self.sql(old)} RENAME TO {self.sql(final)}")
+            except Exception:  # the rename's own error is the one to report
+                pass
+            raise
+        self.drop_table(old)
+
+    def close(self) -> None:
+        self.con.close()
