@@ -112,17 +112,35 @@ def render(dialect: str, stages: tuple[str, ...], **kwargs: Any) -> None:
     show_default=True,
     help="Where to build the tables, e.g. duckdb:///path/to/file.duckdb.",
 )
+@click.option("--target", help="A [targets.NAME] table of journey-sql.toml, or with --profile a dbt output.")
+@click.option("--profile", help="Connect as this dbt profile in profiles.yml (DBT_PROFILES_DIR or ~/.dbt).")
 @click.option("--explain", is_flag=True, help="Also print the engine's plan for each stage (to stdout).")
 @pipeline_options
 @duckdb_options
+@click.pass_context
 @friendly_errors
-def apply(connection: str, explain: bool, threads: int | None, memory_limit: str | None, **kwargs: Any) -> None:
+def apply(
+    ctx: click.Context,
+    connection: str,
+    target: str | None,
+    profile: str | None,
+    explain: bool,
+    threads: int | None,
+    memory_limit: str | None,
+    **kwargs: Any,
+) -> None:
     """Build the five tables on a connection, in order; stage timings go to stderr."""
+    from journey_sql.config import load_config
     from journey_sql.engines import connect
     from journey_sql.executor import run_pipeline
+    from journey_sql.targets import resolve
 
+    chosen = resolve(connection, _explicit(ctx, "connection"), target, profile, load_config())
+    for key, value in chosen.defaults.items():
+        if key in kwargs and not _explicit(ctx, key):
+            kwargs[key] = value
     settings = _settings(kwargs)
-    engine = connect(connection, threads=threads, memory_limit=memory_limit)
+    engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit)
     try:
         report = run_pipeline(engine, settings, echo=_stderr, explain=click.echo if explain else None)
     finally:
@@ -162,6 +180,12 @@ def dialects() -> None:
 
     for name in DIALECTS:
         click.echo(name)
+
+
+def _explicit(ctx: click.Context, name: str) -> bool:
+    """Whether an option was given as a flag or environment variable (rather than by a file or default)."""
+    source = ctx.get_parameter_source(name)
+    return source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
 def _stderr(line: str) -> None:

@@ -6,8 +6,13 @@
     schema = "analytics"
     session_timeout = 45
 
+    [targets.prod]                      # journey-sql apply --target prod
+    connection = "snowflake://me@acme-xy12345/RAW?warehouse=TRANSFORM"
+    schema = "journeys"
+
 Keys are option names with underscores. Flags beat JOURNEY_SQL_<NAME>
-environment variables, which beat this file, which beats built-in defaults.
+environment variables, which beat a target's settings, which beat the top of
+this file, which beats built-in defaults.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ KNOWN_KEYS = frozenset(
         "depth",
         "threads",
         "memory_limit",
+        "targets",
     }
 )
 
@@ -57,5 +63,5 @@ def default_map(commands: dict[str, Any], config: dict[str, Any]) -> dict[str, d
     result: dict[str, dict[str, Any]] = {}
     for name, command in commands.items():
         params = {p.name for p in command.params}
-        result[name] = {k: v for k, v in config.items() if k in params}
+        result[name] = {k: v for k, v in config.items() if k in params and k != "targets"}
     return result

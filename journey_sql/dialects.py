@@ -173,7 +173,7 @@ DIALECTS: dict[str, Dialect] = {
             "postgres",
             _parsed("CAST(EXTRACT(EPOCH FROM __ts__) * 1000000 AS BIGINT)", "postgres"),
             create_or_replace=False,
-            extra_transforms=(),  # TEMP
+            extra_transforms=(postgres_binary_collation,),
         ),
         Dialect(
             "redshift",

@@ -6,6 +6,7 @@ Drivers are imported when a connection is opened, never at import time, so
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
@@ -34,8 +35,10 @@ def engine_class(scheme: str) -> type[Engine]:
     return getattr(importlib.import_module(module), name)
 
 
-def connect(url: str, **options: Any) -> Engine:
+def connect(url: str, secrets: dict[str, str] | None = None, **options: Any) -> Engine:
     spec: ConnectionSpec = parse_connection(url)
+    if secrets:
+        spec = dataclasses.replace(spec, secrets=dict(secrets))
     return engine_class(spec.scheme).connect(spec, **options)
 
 
