@@ -151,7 +151,7 @@ def _snowflake(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
         "authenticator": o.get("authenticator"),
         "private_key_file": o.get("private_key_path"),
     }
-    secrets = _pick(o, "password")
+    secrets = _pick(o, "password", "token")
     if o.get("private_key_passphrase"):
         secrets["private_key_file_pwd"] = str(o["private_key_passphrase"])
     return f"snowflake://{quote(str(o.get('user', '')))}@{o.get('account', '')}/{o.get('database', '')}{_query(params)}", secrets

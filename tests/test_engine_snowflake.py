@@ -8,6 +8,8 @@ snowflake.connector API. It cannot tell us (so these tests do not claim to):
     never relies on either, transactional_ddl is False);
   * ALTER TABLE ... SWAP WITH and EXPLAIN USING TEXT: it does not parse them,
     so replace_table renames and explain() returns None there;
+  * that CURRENT_DATABASE() is NULL without a database (it answers 'memory'),
+    so the engine's check for a named connection without one is untested;
   * authentication, warehouses, roles, grants, QUERY_TAG: the connection
     arguments are checked as arguments, and the connector's own validation is
     exercised with the real connect() for one failing case;
@@ -22,12 +24,13 @@ import dataclasses
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlglot
 from click.testing import CliRunner
-from compare import assert_matches_reference
+from compare import assert_matches_reference, normalise
 from engines.snowflake import SnowflakeHarness, connect_engine, fakesnow_patched, load_tracks
 from reference import compute
 from sqlglot import exp
@@ -44,8 +47,14 @@ from journey_sql.settings import Settings
 from journey_sql.stages import STAGES
 
 PASSWORD = "pw-Th1s-must-never-print"
-CREDENTIAL_ENV = ("SNOWFLAKE_PASSWORD", "JOURNEY_SQL_PASSWORD", "PRIVATE_KEY_PASSPHRASE", "SNOWFLAKE_TOKEN",
-                  "JOURNEY_SQL_TOKEN", "JOURNEY_SQL_PRIVATE_KEY_FILE_PWD")
+CREDENTIAL_ENV = (
+    "SNOWFLAKE_PASSWORD",
+    "JOURNEY_SQL_PASSWORD",
+    "PRIVATE_KEY_PASSPHRASE",
+    "SNOWFLAKE_TOKEN",
+    "JOURNEY_SQL_TOKEN",
+    "JOURNEY_SQL_PRIVATE_KEY_FILE_PWD",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -135,9 +144,8 @@ def test_bad_urls_say_what_to_do(url: str, message: str) -> None:
 def test_failed_connection_is_a_connection_error_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the connector's real connect() (fakesnow may be patched in by another test module):
     it rejects an unknown authenticator before any network traffic."""
-    import snowflake.connector
-
-    monkeypatch.setattr(snowflake.connector, "connect", snowflake.connector.Connect)
+    connector = pytest.importorskip("snowflake.connector", reason="the snowflake extra is not installed")
+    monkeypatch.setattr(connector, "connect", connector.Connect)
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", PASSWORD)
     with pytest.raises(ConnectionError_, match="Cannot connect to Snowflake .*Unknown authenticator") as err:
         connect("snowflake://u@acct/DB?authenticator=no_such_auth&login_timeout=5")
@@ -235,7 +243,7 @@ def test_apply_builds_the_five_tables_and_rebuilds_them(fake_snowflake, rows: li
 def test_a_failing_stage_leaves_the_previous_tables(
     fake_snowflake, rows: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import journey_sql.executor as executor
+    from journey_sql import executor
 
     engine = connect_engine(cli_url("FAIL_DB"))
     harness = SnowflakeHarness(engine)
@@ -354,10 +362,6 @@ def test_explain_is_offered_where_the_engine_can(fake_snowflake, rows: list[dict
 
 def test_timestamps_come_back_as_instants(fake_snowflake) -> None:
     """TIMESTAMP_TZ arrives as aware datetimes; compare.normalise turns them to naive UTC like the reference."""
-    from datetime import datetime, timezone
-
-    from compare import normalise
-
     engine = connect_engine(cli_url("TZ_DB"))
     try:
         engine.create_schema("tz")
@@ -367,7 +371,7 @@ def test_timestamps_come_back_as_instants(fake_snowflake) -> None:
         engine.close()
     assert value.tzinfo is not None
     assert normalise(value) == datetime(2026, 3, 1, 12, 0, 0, 1)
-    assert normalise(value) == value.astimezone(timezone.utc).replace(tzinfo=None)
+    assert normalise(value) == value.astimezone(UTC).replace(tzinfo=None)
 
 
 def test_spec_secrets_are_not_in_repr() -> None:

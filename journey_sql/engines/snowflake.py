@@ -32,6 +32,7 @@ is required. Error messages never contain a secret.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -148,13 +149,25 @@ class SnowflakeEngine(Engine):
             # Looked up on the module at call time, so test doubles that patch
             # snowflake.connector.connect (fakesnow) are picked up.
             con = sf.connect(**args)
-        except Exception as err:  # the connector raises its own errors and plain OSError/ValueError alike
+        except Exception as err:  # noqa: BLE001 - the connector raises its own errors and plain OSError/ValueError alike
             first = (str(err).strip() or type(err).__name__).splitlines()[0]
             raise ConnectionError_(
                 f"Cannot connect to Snowflake {spec.redacted()}: {_scrub(first, secrets)}. Check the account, "
                 "user, credentials, role and warehouse."
             ) from None
-        return cls(spec, con)
+        engine = cls(spec, con)
+        if "database" not in args:
+            engine._require_database()  # it came from connections.toml, or from nowhere
+        return engine
+
+    def _require_database(self) -> None:
+        # The catalog queries read the current database's information_schema.
+        if self.query("SELECT CURRENT_DATABASE()")[0][0] is None:
+            self.close()
+            raise ConfigError(
+                f"Snowflake connection {self.spec.redacted()} has no database: add /DATABASE to the URL "
+                "(snowflake://USER@ACCOUNT/DATABASE) or database = ... to the named connection."
+            )
 
     def execute(self, sql: str) -> None:
         with self.con.cursor() as cur:
@@ -169,9 +182,9 @@ class SnowflakeEngine(Engine):
         try:
             rows = self.query(f"EXPLAIN USING TEXT {sql}")
         except sf.errors.ProgrammingError as err:
-            # Only a parser that does not know EXPLAIN USING TEXT (a stand-in
-            # such as fakesnow) gets here; any real fault in `sql` is reported
-            # when the stage runs right after.
+            # A syntax error: either the engine does not know EXPLAIN USING
+            # TEXT (a stand-in such as fakesnow) or `sql` itself is wrong, which
+            # the stage reports when it runs right after. Anything else is real.
             if getattr(err, "errno", None) == SYNTAX_ERROR:
                 return None
             raise
@@ -190,17 +203,18 @@ class SnowflakeEngine(Engine):
         for the instant between the two renames.
         """
         old = exp.table_(final.name + OLD_SUFFIX, db=final.db or None, catalog=final.catalog or None)
-        self.drop_table(old)  # left by a run that died between the renames
+        # Left by a run that died between the two renames; superseded now (and
+        # recoverable with UNDROP TABLE for the Time Travel retention period).
+        self.drop_table(old)
         self.execute(f"ALTER TABLE IF EXISTS {self.sql(final)} RENAME TO {self.sql(old)}")
         try:
             # Qualified: Snowflake resolves an unqualified new name in the
             # session's current schema, which would move the table.
             self.execute(f"ALTER TABLE {self.sql(staging)} RENAME TO {self.sql(final)}")
         except Exception:
-            try:
+            # The rename's own error is the one to report, not a failed undo.
+            with contextlib.suppress(Exception):
                 self.execute(f"ALTER TABLE IF EXISTS {self.sql(old)} RENAME TO {self.sql(final)}")
-            except Exception:  # the rename's own error is the one to report
-                pass
             raise
         self.drop_table(old)
 

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -62,7 +62,9 @@ def connect_engine(url: str = URL) -> SnowflakeEngine:
     return SnowflakeEngine.connect(spec)
 
 
-def load_tracks(engine: SnowflakeEngine, rows: list[dict[str, Any]], schema: str = "rudder", table: str = "tracks") -> None:
+def load_tracks(
+    engine: SnowflakeEngine, rows: list[dict[str, Any]], schema: str = "rudder", table: str = "tracks"
+) -> None:
     """(Re)create the source table exactly as RudderStack's Snowflake destination does:
     quoted upper-case names, TIMESTAMP_TZ for datetimes, VARCHAR for strings."""
     schema_q, table_q = f'"{schema.upper()}"', f'"{table.upper()}"'
@@ -84,7 +86,7 @@ def load_tracks(engine: SnowflakeEngine, rows: list[dict[str, Any]], schema: str
 def _bind(value: Any, index: int) -> Any:
     """Fixture timestamps are naive UTC; bind them as instants, every other row at another offset."""
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
         return value.astimezone(OFFSET) if index % 2 else value
     return value
 
