@@ -48,12 +48,23 @@ class ConnectionSpec:
         return redact_url(self.url)
 
 
+_SECRET_WORDS = ("password", "secret", "token", "pwd", "key")
+
+
 def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    """The URL with any password and secret-looking query values masked."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
+    if password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1))
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        masked = [(k, "***" if any(w in k.lower() for w in _SECRET_WORDS) and k != "private_key_file" else v) for k, v in pairs]
+        parts = parts._replace(query="&".join(f"{k}={v}" for k, v in masked))
+    return parts.geturl()
 
 
 def parse_connection(url: str) -> ConnectionSpec:

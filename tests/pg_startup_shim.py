@@ -68,7 +68,7 @@ def filter_startup(body: bytes, dropped: list[str] | None = None) -> bytes:
     (protocol,) = struct.unpack("!i", body[:4])
     fields = body[4:].split(b"\0")  # key, value, key, value, ..., "", ""
     out = bytearray(struct.pack("!i", protocol))
-    for key, value in zip(fields[0:-2:2], fields[1:-1:2]):
+    for key, value in zip(fields[0:-2:2], fields[1:-1:2], strict=False):
         name = key.decode("utf-8", "replace")
         if name.lower() in KEPT_STARTUP_KEYS or "." in name:
             out += key + b"\0" + value + b"\0"

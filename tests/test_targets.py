@@ -141,3 +141,18 @@ def test_password_in_url_is_refused_and_redacted() -> None:
     result = CliRunner().invoke(cli, ["apply", "--connection", "postgresql://etl:hunter2@db/warehouse"])
     assert result.exit_code == 1
     assert "hunter2" not in result.output and "JOURNEY_SQL_PASSWORD" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden"),
+    [
+        ("postgresql://etl:hunter2@db/warehouse", "hunter2"),
+        ("postgresql://etl@db/warehouse?sslpassword=s3cret&sslmode=require", "s3cret"),
+        ("databricks://host/path?access_token=dapi123", "dapi123"),
+    ],
+)
+def test_redacted_urls_hide_secrets(url: str, hidden: str) -> None:
+    from journey_sql.connection import redact_url
+
+    assert hidden not in redact_url(url)
+    assert redact_url(url).split("://")[0] == url.split("://")[0]

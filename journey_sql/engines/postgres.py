@@ -54,10 +54,9 @@ class PostgresEngine(PostgresFamily):
     @classmethod
     def connect(cls, spec: ConnectionSpec, **_: Any) -> PostgresEngine:
         psycopg = import_driver("psycopg", "postgres")
-        if "password" in spec.params:
+        if "password" in spec.params:  # (the URL is not repeated: it holds the password)
             raise ConfigError(
-                f"Put no password in the connection URL ({spec.redacted()}): set PGPASSWORD or "
-                "JOURNEY_SQL_PASSWORD, or use ~/.pgpass."
+                "Put no password in the connection URL: set PGPASSWORD or JOURNEY_SQL_PASSWORD, or use ~/.pgpass."
             )
         password = spec.secret("password", env="PGPASSWORD")
         kwargs: dict[str, Any] = {

@@ -8,7 +8,8 @@ so a typo does not pass silently):
   ssl, sslmode, timeout, application_name, tcp_keepalive, max_prepared_statements,
   and for IAM authentication iam=true with cluster_identifier, region, db_user,
   db_groups (comma-separated), auto_create, profile (an AWS credentials profile),
-  is_serverless, serverless_acct_id, serverless_work_group.
+  is_serverless, serverless_acct_id, serverless_work_group. dbt-redshift's
+  names cluster_id, iam_profile and autocreate are accepted as well.
 With iam=true no password is sent; AWS credentials come from `profile` or the
 usual AWS environment variables and files.
 """
@@ -60,6 +61,10 @@ PARAMS: dict[str, Callable[[str], Any]] = {
 }
 
 
+# dbt-redshift's profile names for the same settings
+ALIASES = {"cluster_id": "cluster_identifier", "iam_profile": "profile", "autocreate": "auto_create"}
+
+
 def driver_message(err: BaseException) -> str:
     """redshift_connector puts the server's error fields in a dict; say it the way psql would."""
     first = err.args[0] if err.args else None
@@ -73,20 +78,28 @@ def driver_message(err: BaseException) -> str:
     return " ".join(str(a) for a in err.args) or type(err).__name__
 
 
+SECRET_PARAMS = ("password", "access_key_id", "secret_access_key", "session_token", "client_secret")
+
+
 def connect_options(spec: ConnectionSpec) -> dict[str, Any]:
     """Keyword arguments for redshift_connector.connect from the URL's parameters."""
     options: dict[str, Any] = {}
-    for key, text in spec.params.items():
+    # Messages name the parameter, never the URL: it may hold a secret.
+    secret = [key for key in spec.params if key in SECRET_PARAMS]
+    if secret:
+        raise ConfigError(
+            f"Put no {secret[0]} in the connection URL: set REDSHIFT_PASSWORD or JOURNEY_SQL_PASSWORD, or use "
+            "?iam=true with an AWS profile or the usual AWS environment variables."
+        )
+    for given, text in spec.params.items():
+        key = ALIASES.get(given, given)
         convert = PARAMS.get(key)
         if convert is None:
-            raise ConfigError(
-                f"Unknown Redshift connection parameter {key!r} in {spec.redacted()}. "
-                f"Supported: {', '.join(PARAMS)}."
-            )
+            raise ConfigError(f"Unknown Redshift connection parameter {given!r}. Supported: {', '.join(PARAMS)}.")
         try:
             options[key] = convert(text)
         except ValueError:
-            raise ConfigError(f"Redshift connection parameter {key}={text!r} is not valid.") from None
+            raise ConfigError(f"Redshift connection parameter {given}={text!r} is not valid.") from None
     return options
 
 

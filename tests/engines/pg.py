@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,9 @@ def find_bindir() -> Path | None:
             candidates.append(out.stdout.strip())
     # Debian/Ubuntu keep the server out of PATH; prefer the newest major version.
     versions = glob.glob("/usr/lib/postgresql/*/bin")
-    candidates += sorted(versions, key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
+    candidates += sorted(
+        versions, key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True
+    )
     if shutil.which("initdb"):
         candidates.append(str(Path(shutil.which("initdb") or "").parent))
     for candidate in candidates:
@@ -135,7 +137,9 @@ class Cluster:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c timezone=UTC "
             "-c password_encryption=md5 -c max_connections=30"
         )
-        started = self._pg("pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-o", options, "-w", "-t", "60", "start")
+        started = self._pg(
+            "pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-o", options, "-w", "-t", "60", "start"
+        )
         if started.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed:\n{started.stdout}\n{started.stderr}\n{log}")
@@ -153,7 +157,12 @@ class Cluster:
         import psycopg
 
         return psycopg.connect(
-            host=host or self.host, port=self.port, user=self.user, password=self.password, dbname=dbname, autocommit=True
+            host=host or self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=dbname,
+            autocommit=True,
         )
 
     def database(self, name: str, fresh: bool = False, icu_locale: str | None = None) -> str:
@@ -166,30 +175,41 @@ class Cluster:
             if fresh or name not in self._databases:
                 con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 locale = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
-                con.execute(f"CREATE DATABASE {name}{locale}")
+                try:
+                    con.execute(f"CREATE DATABASE {name}{locale}")
+                except Exception as err:  # a server built without ICU: byte order it is
+                    if not locale or "ICU" not in str(err):
+                        raise
+                    con.execute(f"CREATE DATABASE {name}")
                 self._databases.add(name)
         return name
 
 
 _CLUSTER: Cluster | None = None
+_CLUSTER_FAILURE: BaseException | None = None  # a failed start is not retried by every test
 _CLUSTER_LOCK = threading.Lock()
 
 
 def shared_cluster() -> Cluster:
     """The process's cluster, started on first use and removed at exit; skips the test where impossible."""
-    global _CLUSTER
+    global _CLUSTER, _CLUSTER_FAILURE
     with _CLUSTER_LOCK:
+        if _CLUSTER_FAILURE is not None:
+            raise RuntimeError("the test PostgreSQL cluster failed to start earlier") from _CLUSTER_FAILURE
         if _CLUSTER is None:
             pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'journey-sql[postgres]'")
             bindir = find_bindir()
             if bindir is None:
                 pytest.skip(INSTALL_HINT)
             account = _server_account()
-            cluster = Cluster(bindir=bindir, root=Path(tempfile.mkdtemp(prefix="jsql-pg-")), port=_free_port(), run_as=account)
+            cluster = Cluster(
+                bindir=bindir, root=Path(tempfile.mkdtemp(prefix="jsql-pg-")), port=_free_port(), run_as=account
+            )
             try:
                 cluster.start()
-            except BaseException:
+            except Exception as err:
                 cluster.stop()
+                _CLUSTER_FAILURE = err
                 raise
             atexit.register(cluster.stop)
             _CLUSTER = cluster
@@ -211,7 +231,7 @@ class PostgresHarness(EngineHarness):
     @staticmethod
     def value(v: Any) -> Any:
         # The fixtures' naive datetimes are UTC; say so, whatever the session's TimeZone.
-        return v.replace(tzinfo=timezone.utc) if isinstance(v, datetime) and v.tzinfo is None else v
+        return v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
 
     def _insert(self, sql: str, rows: list[list[Any]]) -> None:
         with self.engine.con.cursor() as cur:
@@ -291,7 +311,9 @@ def postgres_session() -> Iterator[PostgresHarness]:
 
 @contextlib.contextmanager
 def redshift_session() -> Iterator[RedshiftHarness]:
-    pytest.importorskip("redshift_connector", reason="redshift_connector is not installed: pip install 'journey-sql[redshift]'")
+    pytest.importorskip(
+        "redshift_connector", reason="redshift_connector is not installed: pip install 'journey-sql[redshift]'"
+    )
     from pg_startup_shim import StartupShim
 
     cluster = shared_cluster()

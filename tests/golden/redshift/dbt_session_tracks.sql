@@ -22,7 +22,7 @@ WITH session_starts AS (
   FROM session_starts AS s
 )
 SELECT
-  CAST(n.session_sequence_number AS VARCHAR(MAX)) || ' - ' || n.dbt_visitor_id AS session_id,
+  CAST(n.session_sequence_number AS VARCHAR(65535)) || ' - ' || n.dbt_visitor_id AS session_id,
   n.dbt_visitor_id,
   n.session_start_at,
   n.session_sequence_number,

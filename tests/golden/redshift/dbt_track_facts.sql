@@ -37,7 +37,7 @@ SELECT
   s."timestamp",
   s.event_id,
   s.event,
-  CAST(s.session_sequence_number AS VARCHAR(MAX)) || ' - ' || s.dbt_visitor_id AS session_id,
+  CAST(s.session_sequence_number AS VARCHAR(65535)) || ' - ' || s.dbt_visitor_id AS session_id,
   s.dbt_visitor_id,
   ROW_NUMBER() OVER (
     PARTITION BY s.dbt_visitor_id, s.session_sequence_number
