@@ -115,6 +115,7 @@ def render(dialect: str, stages: tuple[str, ...], **kwargs: Any) -> None:
 @click.option("--target", help="A [targets.NAME] table of journey-sql.toml, or with --profile a dbt output.")
 @click.option("--profile", help="Connect as this dbt profile in profiles.yml (DBT_PROFILES_DIR or ~/.dbt).")
 @click.option("--explain", is_flag=True, help="Also print the engine's plan for each stage (to stdout).")
+@click.option("--dry-run", is_flag=True, help="BigQuery: report the bytes each stage would scan; build nothing.")
 @pipeline_options
 @duckdb_options
 @click.pass_context
@@ -125,6 +126,7 @@ def apply(
     target: str | None,
     profile: str | None,
     explain: bool,
+    dry_run: bool,
     threads: int | None,
     memory_limit: str | None,
     **kwargs: Any,
@@ -132,7 +134,7 @@ def apply(
     """Build the five tables on a connection, in order; stage timings go to stderr."""
     from journey_sql.config import load_config
     from journey_sql.engines import connect
-    from journey_sql.executor import run_pipeline
+    from journey_sql.executor import dry_run_pipeline, run_pipeline
     from journey_sql.targets import resolve
 
     chosen = resolve(connection, _explicit(ctx, "connection"), target, profile, load_config())
@@ -141,6 +143,15 @@ def apply(
             kwargs[key] = value
     settings = _settings(kwargs)
     engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit)
+    if dry_run:
+        try:
+            estimates = dry_run_pipeline(engine, settings)
+        finally:
+            engine.close()
+        for stage, scanned in estimates:
+            click.echo(f"{stage:<22} {'unknown until the tables exist (first run)' if scanned is None else f'{scanned:,} bytes'}")
+        click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
+        return
     try:
         report = run_pipeline(engine, settings, echo=_stderr, explain=click.echo if explain else None)
     finally:

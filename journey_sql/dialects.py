@@ -190,7 +190,9 @@ DIALECTS: dict[str, Dialect] = {
         Dialect(
             "bigquery",
             "bigquery",
-            _parsed("UNIX_MICROS(__ts__)", "bigquery"),
+            # the CAST is a no-op on TIMESTAMP and reads a DATETIME column as UTC:
+            # BigQuery has no implicit DATETIME -> TIMESTAMP conversion
+            _parsed("UNIX_MICROS(CAST(__ts__ AS TIMESTAMP))", "bigquery"),
             extra_transforms=(bigquery_plain_window_order,),
         ),
         # Spark's session catalog keeps Parquet tables, which cannot be REPLACEd.

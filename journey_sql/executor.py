@@ -145,6 +145,30 @@ def _build_stages(
         echo(f"{stage.name:<22} {rows:>12,} rows {result.seconds:8.2f} s")
 
 
+def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int | None]]:
+    """(stage, bytes it would scan) without building anything, where the engine can estimate.
+
+    Stages are estimated against the current tables, so a refresh gets a number
+    for every stage; on a first run, a stage whose inputs do not exist yet is
+    None (unknown).
+    """
+    dry_run = getattr(engine, "dry_run", None)
+    if dry_run is None:
+        raise JourneyError(
+            f"--dry-run needs an engine that estimates query cost (BigQuery); {engine.dialect.name} does not."
+        )
+    check_source(engine, settings)
+    relations = Relations.for_settings(settings)
+    schema = settings.schema.lower()
+    built = {t.lower() for t in engine.tables(settings.schema)} if schema in (s.lower() for s in engine.schemas()) else set()
+    estimates: list[tuple[str, int | None]] = []
+    for stage in STAGES:
+        select = stage_select(stage, settings, engine.dialect, relations)
+        inputs = {t.name.lower() for t in select.find_all(exp.Table) if t.db.lower() == schema}
+        estimates.append((stage.name, None if inputs - built else dry_run(engine.dialect.generate(select))))
+    return estimates
+
+
 def _run_in_transaction(
     engine: Engine, settings: Settings, final: Relations, report: RunReport, echo: Echo, explain: Echo | None
 ) -> None:

@@ -96,7 +96,7 @@ def test_bigquery_sql_uses_only_googlesql_functions_and_types(settings: Settings
 def test_bigquery_sql_measures_time_in_unix_micros() -> None:
     sql = dict(_statements(Settings.create()))["dbt_mapped_tracks"]
     # exact elapsed microseconds, not TIMESTAMP_DIFF(..., MINUTE), which truncates to whole minutes
-    assert sql.count("UNIX_MICROS(e.timestamp)") == 2
+    assert sql.count("UNIX_MICROS(CAST(e.timestamp AS TIMESTAMP))") == 2  # the CAST admits DATETIME sources
     assert "TIMESTAMP_DIFF" not in sql.upper() and "EPOCH" not in sql.upper()
 
 
@@ -433,3 +433,16 @@ def test_bad_key_file_error_never_shows_the_key(monkeypatch: pytest.MonkeyPatch,
     assert "not a service-account JSON key" in str(err.value)
     with pytest.raises(ConnectionError_, match="does not exist"):
         connect(f"bigquery://my-project?keyfile={tmp_path / 'nope.json'}")
+
+
+
+def test_cli_dry_run_reports_bytes_per_stage_and_builds_nothing(bq, cli_env) -> None:
+    """--dry-run goes through the client's dry-run job for every stage it can estimate."""
+    bq.load(CASE_IDENTIFY_THEN_TIMEOUT["rows"])
+    result = _apply(cli_env, "--schema", "dry_run_only", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("dbt_aliases_mapping") and lines[0].endswith("bytes")
+    assert "unknown until the tables exist" in lines[2]
+    assert lines[-1].startswith("total")
+    assert "dry_run_only" not in {d.dataset_id for d in bq.client.list_datasets()}

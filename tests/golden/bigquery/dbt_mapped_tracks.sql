@@ -92,7 +92,7 @@ SELECT
   m.dbt_visitor_id,
   e.timestamp,
   e.event,
-  CAST(UNIX_MICROS(e.timestamp) - LAG(UNIX_MICROS(e.timestamp)) OVER (
+  CAST(UNIX_MICROS(CAST(e.timestamp AS TIMESTAMP)) - LAG(UNIX_MICROS(CAST(e.timestamp AS TIMESTAMP))) OVER (
     PARTITION BY m.dbt_visitor_id
     ORDER BY e.timestamp ASC NULLS LAST, e.id ASC NULLS LAST
   ) AS FLOAT64) / 60000000 AS idle_time_minutes
