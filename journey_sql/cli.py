@@ -46,9 +46,9 @@ def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def duckdb_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
-        "--memory-limit", envvar=_env("memory_limit"), help="DuckDB connections: memory limit, e.g. 2GB."
+        "--memory-limit", envvar=_env("memory_limit"), help="DuckDB and local Spark: memory limit, e.g. 2GB."
     )(func)
-    return click.option("--threads", type=int, envvar=_env("threads"), help="DuckDB connections: worker threads.")(func)
+    return click.option("--threads", type=int, envvar=_env("threads"), help="DuckDB and local Spark: worker threads.")(func)
 
 
 def _settings(kwargs: dict[str, Any]) -> Settings:

@@ -81,8 +81,12 @@ def parse_connection(url: str) -> ConnectionSpec:
         )
     if scheme == "duckdb":
         return _duckdb(url)
-    parts = urlsplit(url)
-    if parts.password:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError as err:
+        raise ConfigError(f"Connection {redact_url(url)!r} is not a valid URL ({err}).") from None
+    if password:
         raise ConfigError(
             f"Put no password in the connection URL ({redact_url(url)}): set JOURNEY_SQL_PASSWORD or use "
             "the warehouse's own credential files instead."

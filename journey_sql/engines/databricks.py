@@ -12,6 +12,7 @@ tables and swaps each in at the end.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlglot import exp
@@ -54,6 +55,11 @@ class DatabricksEngine(Engine):
     @classmethod
     def connect(cls, spec: ConnectionSpec, **options: Any) -> DatabricksEngine:
         args = cls.connect_arguments(spec)
+        # The connector logs a pyarrow notice on import and every failed
+        # attempt before it raises; our errors carry the message once.
+        connector_log = logging.getLogger("databricks.sql")
+        if connector_log.level == logging.NOTSET:
+            connector_log.setLevel(logging.CRITICAL)
         sql = import_driver("databricks.sql", "databricks")
         args.update({k: v for k, v in options.items() if k.startswith("_")})  # connector tuning, e.g. retries
         try:

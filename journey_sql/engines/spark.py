@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import timezone
+import warnings
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,16 @@ from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_
 
 CATALOGS = ("hive", "in-memory")
+
+LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
 
 
 class SparkError(Exception):
@@ -63,6 +74,8 @@ class SparkEngine(Engine):
                 "this process. For a cluster, run journey-sql inside your PySpark job (it reuses the active "
                 "session) or use databricks://HOST/HTTP_PATH."
             )
+        # PySpark warns about pandas 3 whenever pandas is installed; we never hand it pandas.
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
         sql_module = import_driver("pyspark.sql", "spark")
         _silence_query_context_loggers()
         session = sql_module.SparkSession.getActiveSession() or _default_session(sql_module)
@@ -101,7 +114,7 @@ class SparkEngine(Engine):
             values = list(row)
             for i in instants:
                 if values[i] is not None:
-                    values[i] = values[i].astimezone(timezone.utc)
+                    values[i] = values[i].astimezone(UTC)
             out.append(tuple(values))
         return out
 
@@ -186,14 +199,18 @@ def _start_local(sql_module: Any, spec: ConnectionSpec, threads: int | None, mem
     catalog = spec.params.get("catalog", "hive")
     if catalog not in CATALOGS:
         raise ConfigError(f"Spark catalog={catalog!r} is not supported; use one of: {', '.join(CATALOGS)}.")
-    threads = threads or spec.params.get("threads")
+    wanted = threads or spec.params.get("threads")
     try:
-        cores = str(int(threads)) if threads else "*"
+        cores = str(int(wanted)) if wanted else "*"
     except ValueError:
-        raise ConfigError(f"threads must be a whole number, got {threads!r}.") from None
+        raise ConfigError(f"threads must be a whole number, got {wanted!r}.") from None
     warehouse = _abs(spec.params.get("warehouse", "spark-warehouse"))
     if not warehouse.parent.is_dir():
         raise ConnectionError_(f"Cannot use Spark warehouse {warehouse}: directory {warehouse.parent} does not exist.")
+    warehouse.mkdir(exist_ok=True)  # Derby opens its log there before Spark creates the directory
+    # Errors only: Spark's INFO/WARN chatter would bury the stage timings.
+    log_config = warehouse / "journey-sql-log4j2.properties"
+    log_config.write_text(LOG4J2)
     # Spark's workers must run this very Python; loopback keeps a laptop's
     # firewall and VPN out of a single-machine session.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -208,7 +225,10 @@ def _start_local(sql_module: Any, spec: ConnectionSpec, threads: int | None, mem
             "spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={warehouse / 'metastore_db'};create=true",
         )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.stream.error.file={warehouse / 'derby.log'}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.stream.error.file={warehouse / 'derby.log'} -Dlog4j2.configurationFile=file:{log_config}",
+        )
         # Timestamps are instants; UTC keeps any rendering of them unambiguous.
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
@@ -232,7 +252,7 @@ def _java_error(err: Exception) -> SparkError | None:
     if type(err).__name__ != "Py4JJavaError":
         return None
     try:
-        return SparkError(str(err.java_exception.getMessage()).strip())
+        return SparkError(str(err.java_exception.getMessage()).strip())  # type: ignore[attr-defined]
     except Exception:  # the gateway may be gone
         return None
 
