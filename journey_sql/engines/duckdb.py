@@ -11,6 +11,9 @@ from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_
 
 
+DEFAULT_FILE_MEMORY_LIMIT = "1GB"
+
+
 class DuckDBEngine(Engine):
     scheme = "duckdb"
     dialect_name = "duckdb"
@@ -40,6 +43,14 @@ class DuckDBEngine(Engine):
                 raise ConfigError(f"--threads must be a whole number, got {threads!r}.") from None
         if memory_limit:
             config["memory_limit"] = str(memory_limit)
+        elif path != ":memory:":
+            # DuckDB's own default is 80% of RAM, which lets a ten-million-event
+            # run grow to several GB of resident memory. A file database can
+            # spill sorts to its temp directory instead, at little cost in time.
+            config["memory_limit"] = DEFAULT_FILE_MEMORY_LIMIT
+        # Tables have no row order (docs/semantics.md), so DuckDB need not buffer
+        # rows to keep one: less memory, and both threads write in parallel.
+        config["preserve_insertion_order"] = False
         # Sorting ten million events needs room to spill; next to the database
         # file is where the user expects scratch space, not the current directory.
         if path != ":memory:":

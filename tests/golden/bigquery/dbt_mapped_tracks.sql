@@ -1,61 +1,16 @@
 
 -- dbt_mapped_tracks: events with visitor and idle time
 CREATE OR REPLACE TABLE analytics.dbt_mapped_tracks AS
-WITH source_rows AS (
+WITH duplicate_ids AS (
   SELECT
-    src.id,
-    src.anonymous_id,
-    src.user_id,
-    src.event,
-    src.timestamp,
-    src.received_at
+    src.id
   FROM rudder.tracks AS src
   WHERE
     NOT src.id IS NULL
-), duplicate_ids AS (
-  SELECT
-    r.id
-  FROM source_rows AS r
   GROUP BY
-    r.id
+    src.id
   HAVING
     COUNT(*) > 1
-), first_deliveries AS (
-  SELECT
-    ranked.id,
-    ranked.anonymous_id,
-    ranked.user_id,
-    ranked.event,
-    ranked.timestamp
-  FROM (
-    SELECT
-      r.id,
-      r.anonymous_id,
-      r.user_id,
-      r.event,
-      r.timestamp,
-      ROW_NUMBER() OVER (
-        PARTITION BY r.id
-        ORDER BY r.received_at ASC NULLS LAST, r.timestamp ASC NULLS LAST, r.event ASC NULLS LAST, r.anonymous_id ASC NULLS LAST, r.user_id ASC NULLS LAST
-      ) AS delivery_rank
-    FROM source_rows AS r
-    INNER JOIN duplicate_ids AS d
-      ON d.id = r.id
-  ) AS ranked
-  WHERE
-    ranked.delivery_rank = 1
-), unique_deliveries AS (
-  SELECT
-    r.id,
-    r.anonymous_id,
-    r.user_id,
-    r.event,
-    r.timestamp
-  FROM source_rows AS r
-  LEFT JOIN duplicate_ids AS d
-    ON d.id = r.id
-  WHERE
-    d.id IS NULL
 ), events AS (
   SELECT
     u.id,
@@ -65,20 +20,40 @@ WITH source_rows AS (
     u.timestamp
   FROM (
     SELECT
-      f.id,
-      f.anonymous_id,
-      f.user_id,
-      f.event,
-      f.timestamp
-    FROM first_deliveries AS f
+      ranked.id,
+      ranked.anonymous_id,
+      ranked.user_id,
+      ranked.event,
+      ranked.timestamp
+    FROM (
+      SELECT
+        src.id,
+        src.anonymous_id,
+        src.user_id,
+        src.event,
+        src.timestamp,
+        ROW_NUMBER() OVER (
+          PARTITION BY src.id
+          ORDER BY src.received_at ASC NULLS LAST, src.timestamp ASC NULLS LAST, src.event ASC NULLS LAST, src.anonymous_id ASC NULLS LAST, src.user_id ASC NULLS LAST
+        ) AS delivery_rank
+      FROM rudder.tracks AS src
+      INNER JOIN duplicate_ids AS d
+        ON d.id = src.id
+    ) AS ranked
+    WHERE
+      ranked.delivery_rank = 1
     UNION ALL
     SELECT
-      o.id,
-      o.anonymous_id,
-      o.user_id,
-      o.event,
-      o.timestamp
-    FROM unique_deliveries AS o
+      src.id,
+      src.anonymous_id,
+      src.user_id,
+      src.event,
+      src.timestamp
+    FROM rudder.tracks AS src
+    LEFT JOIN duplicate_ids AS d
+      ON d.id = src.id
+    WHERE
+      NOT src.id IS NULL AND d.id IS NULL
   ) AS u
   WHERE
     NOT u.timestamp IS NULL

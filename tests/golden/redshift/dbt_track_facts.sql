@@ -18,29 +18,39 @@ WITH flagged AS (
       ELSE 0
     END AS opens_session
   FROM analytics.dbt_mapped_tracks AS t
-), sessioned AS (
+), numbered AS (
   SELECT
     f.anonymous_id,
     f."timestamp",
     f.event_id,
     f.event,
     f.dbt_visitor_id,
+    f.opens_session,
     CAST(SUM(f.opens_session) OVER (
       PARTITION BY f.dbt_visitor_id
       ORDER BY f."timestamp" ASC, f.event_id ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS BIGINT) AS session_sequence_number
+    ) AS BIGINT) AS session_sequence_number,
+    ROW_NUMBER() OVER (PARTITION BY f.dbt_visitor_id ORDER BY f."timestamp" ASC, f.event_id ASC) AS visitor_event_number
   FROM flagged AS f
+), session_openings AS (
+  SELECT
+    n.dbt_visitor_id,
+    n.session_sequence_number,
+    n.visitor_event_number AS opening_number
+  FROM numbered AS n
+  WHERE
+    n.opens_session = 1
 )
 SELECT
-  s.anonymous_id,
-  s."timestamp",
-  s.event_id,
-  s.event,
-  CAST(s.session_sequence_number AS VARCHAR(65535)) || ' - ' || s.dbt_visitor_id AS session_id,
-  s.dbt_visitor_id,
-  ROW_NUMBER() OVER (
-    PARTITION BY s.dbt_visitor_id, s.session_sequence_number
-    ORDER BY s."timestamp" ASC, s.event_id ASC
-  ) AS track_sequence_number
-FROM sessioned AS s;
+  n.anonymous_id,
+  n."timestamp",
+  n.event_id,
+  n.event,
+  CAST(n.session_sequence_number AS VARCHAR(65535)) || ' - ' || n.dbt_visitor_id AS session_id,
+  n.dbt_visitor_id,
+  n.visitor_event_number - o.opening_number + 1 AS track_sequence_number
+FROM numbered AS n
+INNER JOIN session_openings AS o
+  ON o.dbt_visitor_id = n.dbt_visitor_id
+  AND o.session_sequence_number = n.session_sequence_number;
