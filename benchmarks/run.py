@@ -39,7 +39,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = ("journey-sql", "seed", "floor")
-DEFAULT_MEMORY_LIMIT = "1GB"
+# what `journey-sql apply` uses on a DuckDB file unless told otherwise
+from journey_sql.engines.duckdb import DEFAULT_FILE_MEMORY_LIMIT as DEFAULT_MEMORY_LIMIT  # noqa: E402
 
 # The seed project's five models, restated for DuckDB as the issue specifies:
 # UNION alias mapping with FIRST_VALUE(... IGNORE NULLS) over the alias,
