@@ -123,7 +123,13 @@ SELECT t.id, t.anonymous_id, t.user_id, t.event, t.timestamp, t.received_at,
   LAG(t.timestamp) OVER (PARTITION BY t.anonymous_id ORDER BY t.timestamp, t.id) AS previous_timestamp
 FROM rudder.tracks AS t"""
 
-JOURNEY_TABLES = ("dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow")
+JOURNEY_TABLES = (
+    "dbt_aliases_mapping",
+    "dbt_mapped_tracks",
+    "dbt_session_tracks",
+    "dbt_track_facts",
+    "dbt_tracks_flow",
+)
 STAGE_LINE = re.compile(r"^(dbt_\w+)\s+([\d,]+) rows\s+([\d.]+) s$")
 
 
@@ -217,7 +223,9 @@ class SizeResult:
         return {n: statistics.median(r["stages"][n] for r in self.runs[variant]) for n in names}
 
 
-def generate_base(path: Path, events: int, seed: int, threads: int, memory_limit: str) -> tuple[float, int, dict[str, int]]:
+def generate_base(
+    path: Path, events: int, seed: int, threads: int, memory_limit: str
+) -> tuple[float, int, dict[str, int]]:
     """Sample tracks in a fresh file; returns generation seconds, source rows and independently counted expectations."""
     from journey_sql.demo import generate
     from journey_sql.engines import connect
@@ -237,7 +245,9 @@ def generate_base(path: Path, events: int, seed: int, threads: int, memory_limit
             "WHERE id IS NOT NULL AND timestamp IS NOT NULL AND COALESCE(user_id, anonymous_id) IS NOT NULL"
         )[0]
         # the seed neither deduplicates nor drops anything but rows without an identity
-        (seed_mapped,) = engine.query("SELECT COUNT(*) FROM rudder.tracks WHERE COALESCE(user_id, anonymous_id) IS NOT NULL")[0]
+        (seed_mapped,) = engine.query(
+            "SELECT COUNT(*) FROM rudder.tracks WHERE COALESCE(user_id, anonymous_id) IS NOT NULL"
+        )[0]
     finally:
         engine.close()
     return seconds, int(rows), {"placeable_events": int(placeable), "seed_mapped_rows": int(seed_mapped)}
@@ -258,9 +268,21 @@ def run_child(variant: str, base: Path, work: Path, threads: int, memory_limit: 
     shutil.copyfile(base, copy)  # every run starts from the same bytes
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", variant, "--database", str(copy),
-             "--threads", str(threads), "--memory-limit", memory_limit],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                variant,
+                "--database",
+                str(copy),
+                "--threads",
+                str(threads),
+                "--memory-limit",
+                memory_limit,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise SystemExit(f"{variant} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -282,8 +304,14 @@ def render_cold_start(repeats: int) -> list[float]:
 
 
 def benchmark(
-    sizes: list[int], runs: int, threads: int, memory_limit: str, seed: int, work: Path,
-    variants: tuple[str, ...] = VARIANTS, echo: Any = print,
+    sizes: list[int],
+    runs: int,
+    threads: int,
+    memory_limit: str,
+    seed: int,
+    work: Path,
+    variants: tuple[str, ...] = VARIANTS,
+    echo: Any = print,
 ) -> list[SizeResult]:
     work.mkdir(parents=True, exist_ok=True)
     results = []
@@ -388,9 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, action="append", help="events to generate (repeatable) [100000]")
     parser.add_argument("--runs", type=int, default=3, help="runs per variant and size [3]")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads [2]")
-    parser.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT, help=f"DuckDB memory limit [{DEFAULT_MEMORY_LIMIT}]")
+    parser.add_argument(
+        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, help=f"DuckDB memory limit [{DEFAULT_MEMORY_LIMIT}]"
+    )
     parser.add_argument("--seed", type=int, default=42, help="data generator seed [42]")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS)
+    )
     parser.add_argument("--work", type=Path, default=HERE / "work", help="scratch directory for databases")
     parser.add_argument("--results", type=Path, default=HERE / "results.md", help="markdown report to write")
     parser.add_argument("--render-repeats", type=int, default=10, help="cold starts of `render` to time (0: skip)")
@@ -404,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
-    results = benchmark(args.events or [100_000], args.runs, args.threads, args.memory_limit, args.seed, args.work, variants)
+    results = benchmark(
+        args.events or [100_000], args.runs, args.threads, args.memory_limit, args.seed, args.work, variants
+    )
     render_times = render_cold_start(args.render_repeats) if args.render_repeats else None
     text = report(results, args.threads, args.memory_limit, render_times)
     args.results.write_text(text + "\n")

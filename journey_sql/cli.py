@@ -22,9 +22,15 @@ def _env(name: str) -> str:
 def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command that writes the five tables shares."""
     options = [
-        click.option("--source-schema", envvar=_env("source_schema"), help="Schema of the tracks table. [default: rudder]"),
-        click.option("--source-table", envvar=_env("source_table"), help="The RudderStack tracks table. [default: tracks]"),
-        click.option("--schema", envvar=_env("schema"), help="Schema the five tables are written to. [default: analytics]"),
+        click.option(
+            "--source-schema", envvar=_env("source_schema"), help="Schema of the tracks table. [default: rudder]"
+        ),
+        click.option(
+            "--source-table", envvar=_env("source_table"), help="The RudderStack tracks table. [default: tracks]"
+        ),
+        click.option(
+            "--schema", envvar=_env("schema"), help="Schema the five tables are written to. [default: analytics]"
+        ),
         click.option(
             "--session-timeout",
             type=float,
@@ -48,7 +54,9 @@ def duckdb_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--memory-limit", envvar=_env("memory_limit"), help="DuckDB and local Spark: memory limit, e.g. 2GB."
     )(func)
-    return click.option("--threads", type=int, envvar=_env("threads"), help="DuckDB and local Spark: worker threads.")(func)
+    return click.option("--threads", type=int, envvar=_env("threads"), help="DuckDB and local Spark: worker threads.")(
+        func
+    )
 
 
 def _settings(kwargs: dict[str, Any]) -> Settings:
@@ -149,7 +157,9 @@ def apply(
         finally:
             engine.close()
         for stage, scanned in estimates:
-            click.echo(f"{stage:<22} {'unknown until the tables exist (first run)' if scanned is None else f'{scanned:,} bytes'}")
+            click.echo(
+                f"{stage:<22} {'unknown until the tables exist (first run)' if scanned is None else f'{scanned:,} bytes'}"
+            )
         click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
         return
     try:

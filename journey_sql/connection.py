@@ -62,16 +62,17 @@ def redact_url(url: str) -> str:
         parts = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1))
     if parts.query:
         pairs = parse_qsl(parts.query, keep_blank_values=True)
-        masked = [(k, "***" if any(w in k.lower() for w in _SECRET_WORDS) and k != "private_key_file" else v) for k, v in pairs]
+        masked = [
+            (k, "***" if any(w in k.lower() for w in _SECRET_WORDS) and k != "private_key_file" else v)
+            for k, v in pairs
+        ]
         parts = parts._replace(query="&".join(f"{k}={v}" for k, v in masked))
     return parts.geturl()
 
 
 def parse_connection(url: str) -> ConnectionSpec:
     if not url or "://" not in url:
-        raise ConfigError(
-            f"Connection {url!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}."
-        )
+        raise ConfigError(f"Connection {url!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}.")
     scheme = url.split("://", 1)[0].lower()
     scheme = SCHEME_ALIASES.get(scheme, scheme)
     if scheme not in EXAMPLES:

@@ -21,16 +21,56 @@ SPAN_MS = 30 * 24 * 3600 * 1000
 # Each burst follows one of these scripts (the first ones more often), with some noise,
 # so the most common journeys in the summary look like a shop's.
 FUNNELS = [
-    ["Page Viewed", "Products Searched", "Product List Viewed", "Product Viewed", "Product Added", "Cart Viewed",
-     "Checkout Started", "Payment Info Entered"],
-    ["Application Opened", "Product List Viewed", "Product Viewed", "Product Viewed", "Product Added", "Cart Viewed",
-     "Checkout Started", "Order Completed"],
-    ["Page Viewed", "Promotion Viewed", "Product Viewed", "Product Added", "Cart Viewed", "Product Removed",
-     "Product List Viewed", "Product Viewed"],
-    ["Products Searched", "Product Viewed", "Products Searched", "Product Viewed", "Product Added",
-     "Checkout Started", "Payment Info Entered", "Order Completed"],
-    ["Application Opened", "Page Viewed", "Product List Viewed", "Product Viewed", "Product List Viewed",
-     "Product Viewed", "Product List Viewed", "Product Viewed"],
+    [
+        "Page Viewed",
+        "Products Searched",
+        "Product List Viewed",
+        "Product Viewed",
+        "Product Added",
+        "Cart Viewed",
+        "Checkout Started",
+        "Payment Info Entered",
+    ],
+    [
+        "Application Opened",
+        "Product List Viewed",
+        "Product Viewed",
+        "Product Viewed",
+        "Product Added",
+        "Cart Viewed",
+        "Checkout Started",
+        "Order Completed",
+    ],
+    [
+        "Page Viewed",
+        "Promotion Viewed",
+        "Product Viewed",
+        "Product Added",
+        "Cart Viewed",
+        "Product Removed",
+        "Product List Viewed",
+        "Product Viewed",
+    ],
+    [
+        "Products Searched",
+        "Product Viewed",
+        "Products Searched",
+        "Product Viewed",
+        "Product Added",
+        "Checkout Started",
+        "Payment Info Entered",
+        "Order Completed",
+    ],
+    [
+        "Application Opened",
+        "Page Viewed",
+        "Product List Viewed",
+        "Product Viewed",
+        "Product List Viewed",
+        "Product Viewed",
+        "Product List Viewed",
+        "Product Viewed",
+    ],
 ]
 NOISE = ["Product Viewed", "Product List Viewed", "Products Searched", "Product Clicked", "Promotion Viewed"]
 
@@ -44,6 +84,7 @@ def generate_sql(events: int, seed: int, table: str = "rudder.tracks") -> str:
     persons = max(1, events // EVENTS_PER_PERSON)
     # u(purpose, key): a uniform number in [0, 1) from a hash, deterministic for a seed
     u = lambda purpose, key: f"(hash({seed}, {key}, '{purpose}') % 1000000) / 1000000.0"  # noqa: E731
+
     # A UUID-shaped (version 4) string from two 64-bit hashes of `key`: one
     # printf per value is about twice as fast as slicing an md5 digest.
     def uuid(key: str) -> str:
@@ -65,20 +106,20 @@ WITH bursts AS (
   SELECT
     b,
     hash({seed}, b, 'person') % {persons} AS person,
-    CAST({u('start', 'b')} * {SPAN_MS} AS BIGINT) AS start_ms,
+    CAST({u("start", "b")} * {SPAN_MS} AS BIGINT) AS start_ms,
     -- 1 in 20 bursts is a batch flush: every event carries the same timestamp
-    {u('batch', 'b')} < 0.05 AS is_batch,
+    {u("batch", "b")} < 0.05 AS is_batch,
     -- some bursts pause for 40 minutes part way: two sessions on one device
-    CAST(floor({u('split', 'b')} * 16) AS INTEGER) AS split_at,
-    CAST(floor(pow({u('funnel', 'b')}, 2) * {len(FUNNELS)}) AS INTEGER) AS funnel
+    CAST(floor({u("split", "b")} * 16) AS INTEGER) AS split_at,
+    CAST(floor(pow({u("funnel", "b")}, 2) * {len(FUNNELS)}) AS INTEGER) AS funnel
   FROM range(0, {(events + EVENTS_PER_BURST - 1) // EVENTS_PER_BURST}) AS t(b)
 ),
 people AS (
   SELECT
     p AS person,
-    1 + CAST(floor({u('devices', 'p')} * 3) AS INTEGER) AS devices,
-    {u('identified', 'p')} < 0.6 AS identifies,
-    {u('shares', 'p')} < 0.05 AS shares_device,
+    1 + CAST(floor({u("devices", "p")} * 3) AS INTEGER) AS devices,
+    {u("identified", "p")} < 0.6 AS identifies,
+    {u("shares", "p")} < 0.05 AS shares_device,
     'usr_' || substr(md5('{seed}:user:' || p), 1, 12) AS user_key
   FROM range(0, {persons}) AS t(p)
 ),
@@ -94,15 +135,15 @@ raw AS (
     b.person,
     p.identifies,
     p.user_key,
-    CAST(floor({u('device', 'b.b')} * p.devices) AS INTEGER) AS device,
+    CAST(floor({u("device", "b.b")} * p.devices) AS INTEGER) AS device,
     p.shares_device,
     b.funnel,
     b.start_ms + CASE WHEN b.is_batch THEN 0 ELSE
-      (e.i % {EVENTS_PER_BURST}) * 45000 + CAST({u('jitter', 'e.i')} * 40000 AS BIGINT)
+      (e.i % {EVENTS_PER_BURST}) * 45000 + CAST({u("jitter", "e.i")} * 40000 AS BIGINT)
       + CASE WHEN e.i % {EVENTS_PER_BURST} >= b.split_at THEN 2400000 ELSE 0 END
     END AS ts_ms
   FROM range(0, {events}) AS e(i)
-  JOIN range(0, 2) AS c(copy) ON c.copy = 0 OR {u('duplicate', 'e.i')} < 0.01
+  JOIN range(0, 2) AS c(copy) ON c.copy = 0 OR {u("duplicate", "e.i")} < 0.01
   JOIN bursts AS b ON b.b = e.i // {EVENTS_PER_BURST}
   JOIN people AS p ON p.person = b.person
 ),
@@ -112,18 +153,18 @@ placed AS (
     -- a shared family computer: device 0 of this person is device 0 of the previous one
     CASE WHEN r.shares_device AND r.device = 0 AND r.person > 0 THEN r.person - 1 ELSE r.person END AS device_owner,
     r.device,
-    r.identifies AND r.ts_ms >= CAST({u('identify_at', 'r.person * 7 + r.device')} * {SPAN_MS} AS BIGINT)
+    r.identifies AND r.ts_ms >= CAST({u("identify_at", "r.person * 7 + r.device")} * {SPAN_MS} AS BIGINT)
       AS logged_in,
-    {u('server', 'r.i')} < 0.04 AS server_side,
-    {u('noid', 'r.i')} < 0.0005 AS no_identity,
-    {u('event', 'r.i')} AS pick,
+    {u("server", "r.i")} < 0.04 AS server_side,
+    {u("noid", "r.i")} < 0.0005 AS no_identity,
+    {u("event", "r.i")} AS pick,
     r.ts_ms
   FROM raw AS r
 ),
 
 tracked AS (
   SELECT
-    {uuid('p.i')} AS id,
+    {uuid("p.i")} AS id,
     CASE WHEN p.no_identity OR (p.logged_in AND p.server_side) THEN NULL
       ELSE {uuid("'device', p.device_owner, p.device")} END AS anonymous_id,
     CASE WHEN p.logged_in AND NOT p.no_identity THEN p.user_key END AS user_id,
@@ -142,8 +183,8 @@ SELECT
   t.id, t.anonymous_id, t.user_id, t.event,
   lower(replace(t.event, ' ', '_')) AS event_text,
   t.timestamp,
-  t.timestamp - INTERVAL (CAST({u('skew', 't.i')} * 900 AS INTEGER)) MILLISECOND AS original_timestamp,
-  t.timestamp + INTERVAL (CAST({u('sent', 't.i')} * 400 AS INTEGER)) MILLISECOND AS sent_at,
+  t.timestamp - INTERVAL (CAST({u("skew", "t.i")} * 900 AS INTEGER)) MILLISECOND AS original_timestamp,
+  t.timestamp + INTERVAL (CAST({u("sent", "t.i")} * 400 AS INTEGER)) MILLISECOND AS sent_at,
   {received_at} AS received_at,
   CASE WHEN t.from_server THEN 'server' ELSE 'web' END AS channel,
   CASE WHEN t.from_server THEN 'rudder-sdk-node' ELSE 'RudderLabs JavaScript SDK' END AS context_library_name,
@@ -186,7 +227,9 @@ def generate(con: Any, events: int, seed: int, schema: str = "rudder", table: st
 
 def summarise(con: Any, settings: Settings) -> dict[str, Any]:
     s = settings.schema
-    events, visitors = con.execute(f"SELECT COUNT(*), COUNT(DISTINCT dbt_visitor_id) FROM {s}.dbt_mapped_tracks").fetchone()
+    events, visitors = con.execute(
+        f"SELECT COUNT(*), COUNT(DISTINCT dbt_visitor_id) FROM {s}.dbt_mapped_tracks"
+    ).fetchone()
     sessions, median_minutes, median_events = con.execute(
         f"""
         SELECT COUNT(*), median(minutes), median(n) FROM (
@@ -262,5 +305,5 @@ def print_summary(summary: dict[str, Any], report: RunReport, database: str, set
     console.print(journeys)
     console.print(
         f"Tables are in {database}, schema {settings.schema}. Try: "
-        f"duckdb {database} \"SELECT * FROM {settings.schema}.dbt_tracks_flow LIMIT 10\""
+        f'duckdb {database} "SELECT * FROM {settings.schema}.dbt_tracks_flow LIMIT 10"'
     )

@@ -34,9 +34,7 @@ def _parsed(sql: str, dialect: str) -> Callable[[exp.Expression], exp.Expression
     pattern = sqlglot.parse_one(sql, read=dialect)
 
     def build(ts: exp.Expression) -> exp.Expression:
-        return pattern.copy().transform(
-            lambda n: ts.copy() if isinstance(n, exp.Column) and n.name == "__ts__" else n
-        )
+        return pattern.copy().transform(lambda n: ts.copy() if isinstance(n, exp.Column) and n.name == "__ts__" else n)
 
     return build
 
@@ -49,7 +47,9 @@ def _redshift_epoch_us(ts: exp.Expression) -> exp.Expression:
     minutes = sqlglot.parse_one("CAST(EXTRACT(EPOCH FROM DATE_TRUNC('minute', __ts__)) AS BIGINT)", read="redshift")
     minutes = minutes.transform(lambda n: ts.copy() if isinstance(n, exp.Column) and n.name == "__ts__" else n)
     seconds = exp.Anonymous(this="DATE_PART", expressions=[exp.Literal.string("second"), ts.copy()])
-    micros_in_minute = exp.cast(exp.func("ROUND", exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))), "BIGINT")
+    micros_in_minute = exp.cast(
+        exp.func("ROUND", exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))), "BIGINT"
+    )
     return exp.Add(this=exp.Mul(this=minutes, expression=exp.Literal.number(1_000_000)), expression=micros_in_minute)
 
 
@@ -212,6 +212,5 @@ def get_dialect(name: str) -> Dialect:
     if key in DIALECTS:
         return DIALECTS[key]
     raise ConfigError(
-        f"Unknown dialect {name!r}.{did_you_mean(key, [*DIALECTS, *ALIASES])} "
-        f"Supported: {', '.join(DIALECTS)}."
+        f"Unknown dialect {name!r}.{did_you_mean(key, [*DIALECTS, *ALIASES])} Supported: {', '.join(DIALECTS)}."
     )

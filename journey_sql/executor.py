@@ -160,7 +160,11 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
     check_source(engine, settings)
     relations = Relations.for_settings(settings)
     schema = settings.schema.lower()
-    built = {t.lower() for t in engine.tables(settings.schema)} if schema in (s.lower() for s in engine.schemas()) else set()
+    built = (
+        {t.lower() for t in engine.tables(settings.schema)}
+        if schema in (s.lower() for s in engine.schemas())
+        else set()
+    )
     estimates: list[tuple[str, int | None]] = []
     for stage in STAGES:
         select = stage_select(stage, settings, engine.dialect, relations)

@@ -29,7 +29,9 @@ def template_dir() -> Path:
     for candidate in (_HERE / "templates", _HERE.parent / "templates"):
         if (candidate / f"{STAGES[0].name}.sql.j2").is_file():
             return candidate
-    raise TemplateError(f"journey-sql's stage templates are missing (looked in {_HERE / 'templates'}). Reinstall journey-sql.")
+    raise TemplateError(
+        f"journey-sql's stage templates are missing (looked in {_HERE / 'templates'}). Reinstall journey-sql."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -33,12 +33,12 @@ def from_config(config: dict[str, Any], name: str) -> Target:
         known = ", ".join(sorted(targets)) or "none defined"
         raise ConfigError(
             f"No target {name!r} in journey-sql.toml.{did_you_mean(name, targets)} Targets: {known}. "
-            "Define one as [targets.NAME] with a connection = \"...\" line."
+            'Define one as [targets.NAME] with a connection = "..." line.'
         )
     table = dict(targets[name])
     url = table.pop("connection", None)
     if not url:
-        raise ConfigError(f"Target {name!r} in journey-sql.toml has no connection = \"...\".")
+        raise ConfigError(f'Target {name!r} in journey-sql.toml has no connection = "...".')
     return Target(url=url, defaults=table, origin=f"journey-sql.toml target {name}")
 
 
@@ -96,7 +96,9 @@ def from_profile(profile: str, target: str | None = None, path: Path | None = No
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
     if profile not in profiles:
         names = [k for k in profiles if k != "config"]
-        raise ConfigError(f"No profile {profile!r} in {path}.{did_you_mean(profile, names)} Profiles: {', '.join(names)}.")
+        raise ConfigError(
+            f"No profile {profile!r} in {path}.{did_you_mean(profile, names)} Profiles: {', '.join(names)}."
+        )
     entry = profiles[profile] or {}
     outputs = entry.get("outputs") or {}
     chosen = target or entry.get("target")
@@ -154,7 +156,10 @@ def _snowflake(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
     secrets = _pick(o, "password", "token")
     if o.get("private_key_passphrase"):
         secrets["private_key_file_pwd"] = str(o["private_key_passphrase"])
-    return f"snowflake://{quote(str(o.get('user', '')))}@{o.get('account', '')}/{o.get('database', '')}{_query(params)}", secrets
+    return (
+        f"snowflake://{quote(str(o.get('user', '')))}@{o.get('account', '')}/{o.get('database', '')}{_query(params)}",
+        secrets,
+    )
 
 
 def _bigquery(o: dict[str, Any]) -> tuple[str, dict[str, str]]:

@@ -43,7 +43,9 @@ class EngineHarness:
         result = {}
         for stage in STAGES:
             cols = ", ".join(self.quote(c) for c in stage_columns(stage, settings.depth))
-            result[stage.name] = [tuple(r) for r in self.engine.query(f"SELECT {cols} FROM {settings.schema}.{stage.name}")]
+            result[stage.name] = [
+                tuple(r) for r in self.engine.query(f"SELECT {cols} FROM {settings.schema}.{stage.name}")
+            ]
         return result
 
     def quote(self, column: str) -> str:

@@ -49,7 +49,8 @@ def deduplicate(rows: list[Row]) -> list[Row]:
 
 def placeable(rows: list[Row]) -> list[Row]:
     return [
-        r for r in deduplicate(rows)
+        r
+        for r in deduplicate(rows)
         if r["timestamp"] is not None and (r["user_id"] is not None or r["anonymous_id"] is not None)
     ]
 
@@ -124,7 +125,8 @@ def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tab
             for seq, e in enumerate(members, start=1):
                 ts = to_naive_utc(e["timestamp"])
                 facts.append((e["anonymous_id"], ts, e["id"], e["event"], session_id, visitor, seq))
-                following = [members[seq - 1 + k]["event"] if seq - 1 + k < len(members) else None
-                             for k in range(1, depth)]
+                following = [
+                    members[seq - 1 + k]["event"] if seq - 1 + k < len(members) else None for k in range(1, depth)
+                ]
                 flow.append((e["id"], session_id, seq, e["event"], visitor, ts, *following))
     return Tables(aliases_mapping, mapped, sessions, facts, flow)

@@ -101,3 +101,13 @@ def tracks(draw: st.DrawFn, timeout_minutes: float = 30) -> list[dict[str, Any]]
                 broken["id"] = broken["id"] + "-nots"
         rows.append(broken)
     return draw(st.permutations(rows))
+
+
+@st.composite
+def pipeline_case(
+    draw: st.DrawFn, timeouts: tuple[float, ...] = (30, 0.5, 2.25), depths: tuple[int, ...] = (2, 5)
+) -> tuple[float, int, list[dict[str, Any]]]:
+    """A session timeout, a flow depth, and tracks whose gaps sit on that timeout's edges."""
+    timeout = draw(st.sampled_from(timeouts))
+    depth = draw(st.sampled_from(depths))
+    return timeout, depth, draw(tracks(timeout))

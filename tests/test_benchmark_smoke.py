@@ -23,7 +23,9 @@ def bench():  # type: ignore[no-untyped-def]
 
 def test_benchmark_smoke_run(bench, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     lines: list[str] = []
-    (size,) = bench.benchmark([100_000], runs=2, threads=2, memory_limit="1GB", seed=42, work=tmp_path, echo=lines.append)
+    (size,) = bench.benchmark(
+        [100_000], runs=2, threads=2, memory_limit="1GB", seed=42, work=tmp_path, echo=lines.append
+    )
 
     assert size.events == 100_000
     assert size.source_rows > size.events  # about 1% redelivered copies

@@ -37,7 +37,12 @@ def invoke(runner: CliRunner, *args: str, env: dict | None = None):
 def table_names(path: Path, schema: str = "analytics") -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {r[0] for r in con.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}'").fetchall()}
+        return {
+            r[0]
+            for r in con.execute(
+                f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}'"
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -77,7 +82,7 @@ def test_render_one_stage(runner: CliRunner) -> None:
         (["render", "--depth", "1"], "between 2 and 50"),
         (["render", "--depth", "51"], "between 2 and 50"),
         (["render", "--schema", "analytics; DROP TABLE x"], "not a plain name"),
-        (["render", "--source-table", "tracks\""], "not a plain name"),
+        (["render", "--source-table", 'tracks"'], "not a plain name"),
         (["apply", "--connection", "mysql://u@h/db"], "Unknown connection type 'mysql'"),
         (["apply", "--connection", "duckdb://"], "needs a path"),
         (["apply", "--connection", "not a url"], "is not a URL"),
@@ -100,11 +105,21 @@ def test_apply_builds_five_tables_and_reports_on_stderr(runner: CliRunner, track
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # SQL and plans only on request
-    for stage in ("dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow"):
+    for stage in (
+        "dbt_aliases_mapping",
+        "dbt_mapped_tracks",
+        "dbt_session_tracks",
+        "dbt_track_facts",
+        "dbt_tracks_flow",
+    ):
         assert stage in result.stderr
     assert "duplicate deliveries dropped" in result.stderr
     assert table_names(tracks_db) == {
-        "dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow"
+        "dbt_aliases_mapping",
+        "dbt_mapped_tracks",
+        "dbt_session_tracks",
+        "dbt_track_facts",
+        "dbt_tracks_flow",
     }
     con = duckdb.connect(str(tracks_db), read_only=True)
     cols = [r[0] for r in con.execute("DESCRIBE analytics.dbt_tracks_flow").fetchall()]
@@ -144,8 +159,10 @@ def test_missing_and_mistyped_columns_are_listed(runner: CliRunner, tmp_path: Pa
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA rudder")
     con.execute("CREATE TABLE rudder.tracks (id VARCHAR, event VARCHAR, timestamp TIMESTAMP)")
-    con.execute("CREATE TABLE rudder.typed (id VARCHAR, anonymous_id VARCHAR, user_id BIGINT, event VARCHAR, "
-                "timestamp VARCHAR, received_at TIMESTAMP)")
+    con.execute(
+        "CREATE TABLE rudder.typed (id VARCHAR, anonymous_id VARCHAR, user_id BIGINT, event VARCHAR, "
+        "timestamp VARCHAR, received_at TIMESTAMP)"
+    )
     con.close()
     result = CliRunner().invoke(cli, ["apply", "--connection", f"duckdb:///{path}"])
     assert result.exit_code == 1
@@ -210,18 +227,28 @@ def test_settings_precedence_flag_over_env_over_file(
 def test_bad_config_file_is_reported(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cwd = tmp_path
     monkeypatch.chdir(cwd)
-    Path(cwd, "journey-sql.toml").write_text('sesion_timeout = 10\n')
+    Path(cwd, "journey-sql.toml").write_text("sesion_timeout = 10\n")
     result = runner.invoke(cli, ["render"])
     assert result.exit_code == 1 and "Did you mean 'session_timeout'" in result.output
-    Path(cwd, "journey-sql.toml").write_text('schema = \n')
+    Path(cwd, "journey-sql.toml").write_text("schema = \n")
     result = runner.invoke(cli, ["render"])
     assert result.exit_code == 1 and "not valid TOML" in result.output
 
 
 def test_schema_equal_to_source_is_refused(runner: CliRunner, tracks_db: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["apply", "--connection", f"duckdb:///{tracks_db}", "--schema", "rudder", "--source-table", "dbt_mapped_tracks",
-              "--source-schema", "rudder"]
+        cli,
+        [
+            "apply",
+            "--connection",
+            f"duckdb:///{tracks_db}",
+            "--schema",
+            "rudder",
+            "--source-table",
+            "dbt_mapped_tracks",
+            "--source-schema",
+            "rudder",
+        ],
     )
     assert result.exit_code == 1
     assert "would overwrite the source table" in result.output
@@ -229,7 +256,9 @@ def test_schema_equal_to_source_is_refused(runner: CliRunner, tracks_db: Path) -
 
 def test_demo_runs_and_summarises(runner: CliRunner, tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"
-    result = CliRunner().invoke(cli, ["demo", "--events", "3000", "--seed", "5", "--database", str(db)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["demo", "--events", "3000", "--seed", "5", "--database", str(db)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     for word in ("events", "visitors", "sessions", "median session length", "most common 5-event journeys"):
         assert word in result.stdout

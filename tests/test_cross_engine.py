@@ -12,9 +12,8 @@ import pytest
 from compare import assert_matches_reference
 from harness import SESSIONS, open_session
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from reference import compute
-from strategies import tracks
+from strategies import pipeline_case
 
 from journey_sql.settings import Settings
 
@@ -33,14 +32,7 @@ def engine_harness(request: pytest.FixtureRequest):
         yield harness
 
 
-@st.composite
-def case(draw: st.DrawFn) -> tuple[float, int, list]:
-    timeout = draw(st.sampled_from([30, 0.5, 2.25]))
-    depth = draw(st.sampled_from([2, 5]))
-    return timeout, depth, draw(tracks(timeout))
-
-
-@given(case())
+@given(pipeline_case())
 @settings(max_examples=15)
 def test_every_engine_matches_reference(engine_harness, data: tuple[float, int, list]) -> None:
     timeout, depth, rows = data

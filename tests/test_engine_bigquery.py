@@ -435,7 +435,6 @@ def test_bad_key_file_error_never_shows_the_key(monkeypatch: pytest.MonkeyPatch,
         connect(f"bigquery://my-project?keyfile={tmp_path / 'nope.json'}")
 
 
-
 def test_cli_dry_run_reports_bytes_per_stage_and_builds_nothing(bq, cli_env) -> None:
     """--dry-run goes through the client's dry-run job for every stage it can estimate."""
     bq.load(CASE_IDENTIFY_THEN_TIMEOUT["rows"])

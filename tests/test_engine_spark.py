@@ -19,9 +19,8 @@ from click.testing import CliRunner
 from compare import assert_matches_reference
 from engines.spark import DatabricksOnSparkHarness, SparkConnection, SparkHarness, drop_databases, shared_spark
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from reference import compute
-from strategies import tracks
+from strategies import pipeline_case
 
 from journey_sql.cli import cli
 from journey_sql.connection import parse_connection
@@ -65,14 +64,7 @@ ROWS = [
 # -- Databricks SQL, run on local Spark -------------------------------------------
 
 
-@st.composite
-def case(draw: st.DrawFn) -> tuple[float, int, list]:
-    timeout = draw(st.sampled_from([30, 0.5, 2.25]))
-    depth = draw(st.sampled_from([2, 5]))
-    return timeout, depth, draw(tracks(timeout))
-
-
-@given(case())
+@given(pipeline_case())
 # few examples: the databricks SELECTs equal spark's today, which test_cross_engine
 # covers at length; these catch the day they diverge
 @settings(max_examples=3)

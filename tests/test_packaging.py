@@ -20,7 +20,8 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr
     wheel = next(dist.glob("journey_sql-*.whl"))
@@ -28,7 +29,9 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
-    install = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True)
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True
+    )
     assert install.returncode == 0, install.stderr
     # dependencies come from this environment (appended after the venv's own
     # site-packages, so the wheel's journey_sql is the one imported)
@@ -40,7 +43,9 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     workdir.mkdir()
     probe = subprocess.run(
         [str(py), "-c", "import journey_sql.render as r; print(r.__file__); print(r.template_dir())"],
-        capture_output=True, text=True, cwd=workdir,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
     )
     assert probe.returncode == 0, probe.stderr
     module_file, templates = probe.stdout.split()
@@ -48,7 +53,9 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
 
     render = subprocess.run(
         [str(env_dir / "bin" / "journey-sql"), "render", "--dialect", "snowflake"],
-        capture_output=True, text=True, cwd=workdir,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
     )
     assert render.returncode == 0, render.stderr
     assert render.stdout.count("CREATE OR REPLACE TABLE") == 5

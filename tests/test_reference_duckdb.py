@@ -6,23 +6,15 @@ import pytest
 from compare import assert_matches_reference
 from harness import DuckDBHarness
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from reference import compute
-from strategies import tracks
+from strategies import pipeline_case
 
 from journey_sql.settings import Settings
 
-TIMEOUTS = [30, 45, 0.5, 2.25]
+TIMEOUTS = (30, 45, 0.5, 2.25)
 
 
-@st.composite
-def case(draw: st.DrawFn) -> tuple[float, int, list]:
-    timeout = draw(st.sampled_from(TIMEOUTS))
-    depth = draw(st.sampled_from([2, 3, 5, 7]))
-    return timeout, depth, draw(tracks(timeout))
-
-
-@given(case())
+@given(pipeline_case(TIMEOUTS, (2, 3, 5, 7)))
 @settings(max_examples=60)
 def test_duckdb_matches_reference_on_generated_events(data: tuple[float, int, list]) -> None:
     timeout, depth, rows = data
@@ -35,7 +27,8 @@ def test_duckdb_matches_reference_on_generated_events(data: tuple[float, int, li
         assert_matches_reference(harness.fetch(s), expected, f"timeout={timeout} depth={depth}")
         assert report.events == len(expected.mapped_tracks)
         assert report.events_left_out == (
-            len({r["id"] for r in rows if r["id"] is not None}) - len(expected.mapped_tracks)
+            len({r["id"] for r in rows if r["id"] is not None})
+            - len(expected.mapped_tracks)
             + sum(r["id"] is None for r in rows)
         )
     finally:

@@ -58,7 +58,9 @@ MINUTE_DIFFS = re.compile(
 def test_no_dialect_minute_diff_functions(dialect: str) -> None:
     sql = render_script(DEFAULT, dialect)
     assert not MINUTE_DIFFS.search(sql), MINUTE_DIFFS.search(sql)
-    assert not re.search(r"\bMINUTE\b", sql, re.I) or dialect == "redshift"  # redshift truncates to the minute only to rebuild exact microseconds
+    assert (
+        not re.search(r"\bMINUTE\b", sql, re.I) or dialect == "redshift"
+    )  # redshift truncates to the minute only to rebuild exact microseconds
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,12 @@ def test_apply_with_a_dbt_profile_uses_its_connection_and_schema(profiles_dir: P
     result = CliRunner().invoke(cli, ["apply", "--profile", "journeys"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     con = duckdb.connect(str(profiles_dir / "p.duckdb"), read_only=True)
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='from_profile'").fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema='from_profile'"
+        ).fetchall()
+    }
     con.close()
     assert len(tables) == 5
 
@@ -95,7 +100,9 @@ def test_apply_with_a_dbt_profile_uses_its_connection_and_schema(profiles_dir: P
         ("dbx", "databricks://dbc-123.cloud.databricks.com/sql/1.0/warehouses/abc?catalog=main", {"token": "dapiXYZ"}),
     ],
 )
-def test_profile_outputs_become_urls_with_secrets_beside_them(profiles_dir: Path, output: str, url: str, secrets: dict) -> None:
+def test_profile_outputs_become_urls_with_secrets_beside_them(
+    profiles_dir: Path, output: str, url: str, secrets: dict
+) -> None:
     target = from_profile("journeys", output)
     assert target.url == url
     assert target.secrets == secrets

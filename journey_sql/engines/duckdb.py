@@ -10,7 +10,6 @@ from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_
 
-
 DEFAULT_FILE_MEMORY_LIMIT = "1.5GB"
 
 

@@ -28,19 +28,12 @@ from harness import SOURCE_COLUMNS, EngineHarness
 from sqlglot import exp
 
 from journey_sql.dialects import get_dialect
+
+# the same quiet logging journey-sql gives its own local sessions
+from journey_sql.engines.spark import LOG4J2  # noqa: E402
 from journey_sql.render import Relations, stage_select
 from journey_sql.settings import Settings
 from journey_sql.stages import STAGES
-
-LOG4J2 = """\
-rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
-"""
 
 _SESSION: dict[str, Any] = {}
 
