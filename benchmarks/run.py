@@ -231,7 +231,7 @@ def generate_base(
     from journey_sql.engines import connect
 
     _remove_database(path)
-    engine = connect(f"duckdb:///{path}", threads=threads, memory_limit=memory_limit)
+    engine = connect(f"duckdb:///{path}", threads=threads, memory_limit=memory_limit, create=True)
     try:
         started = time.perf_counter()
         generate(engine.con, events, seed)  # type: ignore[attr-defined]

@@ -266,7 +266,7 @@ def run_demo(
 ) -> tuple[RunReport, dict[str, Any]]:
     from journey_sql.engines import connect
 
-    engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit)
+    engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit, create=True)
     try:
         echo(f"generating {events:,} sample events in {database} ({settings.source_schema}.{settings.source_table})")
         generate(engine.con, events, seed, settings.source_schema, settings.source_table)  # type: ignore[attr-defined]

@@ -87,6 +87,7 @@ def test_render_one_stage(runner: CliRunner) -> None:
         (["apply", "--connection", "duckdb://"], "needs a path"),
         (["apply", "--connection", "not a url"], "is not a URL"),
         (["apply", "--connection", "duckdb:///no/such/dir/x.duckdb"], "does not exist"),
+        (["apply", "--connection", "duckdb:///no_such_file.duckdb"], "run `journey-sql demo`"),
     ],
 )
 def test_bad_input_is_a_clear_error_not_a_traceback(runner: CliRunner, args: list[str], message: str) -> None:
@@ -95,6 +96,7 @@ def test_bad_input_is_a_clear_error_not_a_traceback(runner: CliRunner, args: lis
     assert message in result.output
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    assert not Path("no_such_file.duckdb").exists()  # a typo leaves no empty database behind
 
 
 def test_apply_builds_five_tables_and_reports_on_stderr(runner: CliRunner, tracks_db: Path) -> None:

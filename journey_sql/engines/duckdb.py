@@ -24,14 +24,26 @@ class DuckDBEngine(Engine):
 
     @classmethod
     def connect(
-        cls, spec: ConnectionSpec, threads: int | None = None, memory_limit: str | None = None, **_: Any
+        cls,
+        spec: ConnectionSpec,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        create: bool = False,
+        **_: Any,
     ) -> DuckDBEngine:
         duckdb = import_driver("duckdb", "duckdb")
         path = spec.path
         if path != ":memory:":
-            parent = Path(path).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise ConnectionError_(f"Cannot open DuckDB file {path!r}: directory {parent} does not exist.")
+            file = Path(path).expanduser().resolve()
+            if not file.parent.is_dir():
+                raise ConnectionError_(f"Cannot open DuckDB file {path!r}: directory {file.parent} does not exist.")
+            # apply reads a tracks table, so a missing file is a typo: say so
+            # rather than leave an empty database behind
+            if not create and not file.exists():
+                raise ConnectionError_(
+                    f"DuckDB file {file} does not exist. Point --connection at the database holding your "
+                    "tracks table, or run `journey-sql demo` to create one with sample data."
+                )
         config: dict[str, Any] = {}
         threads = threads or spec.params.get("threads")
         memory_limit = memory_limit or spec.params.get("memory_limit")
