@@ -304,6 +304,8 @@ def print_summary(summary: dict[str, Any], report: RunReport, database: str, set
         journeys.add_row(str(rank), " → ".join(steps), f"{n:,}")
     console.print(journeys)
     console.print(
-        f"Tables are in {database}, schema {settings.schema}. Try: "
-        f'duckdb {database} "SELECT * FROM {settings.schema}.dbt_tracks_flow LIMIT 10"'
+        f"Tables are in {database}, schema {settings.schema}. Look at them with the DuckDB CLI or Python:\n"
+        f"  python -c \"import duckdb; duckdb.connect('{database}').sql("
+        f"'SELECT * FROM {settings.schema}.dbt_tracks_flow LIMIT 10').show()\"",
+        soft_wrap=True,  # a command to copy must stay on one line
     )
