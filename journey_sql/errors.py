@@ -42,3 +42,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' Did you mean ...?' suffix for an unknown name, or '' when nothing is close."""
     matches = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.5)
     return f" Did you mean '{matches[0]}'?" if matches else ""
+
+
+def first_line(err: BaseException) -> str:
+    """A driver error's first line: drivers append stack traces and SQL that bury the message."""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]

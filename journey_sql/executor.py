@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from journey_sql.engines.base import Engine, type_family
-from journey_sql.errors import JourneyError, SourceError, StageError
+from journey_sql.errors import JourneyError, SourceError, StageError, first_line
 from journey_sql.render import Relations, stage_select, stage_statements
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STAGES
@@ -136,7 +136,7 @@ def _build_stages(
         except Exception as err:  # the driver's own error type differs per engine
             raise StageError(
                 stage.name,
-                f"Stage {stage.name} failed on {engine.describe()}: {_first_line(err)}. "
+                f"Stage {stage.name} failed on {engine.describe()}: {first_line(err)}. "
                 "No tables were changed. Run `journey-sql render --stage "
                 f"{stage.name} --dialect {dialect.name}` to see the SQL that failed.",
             ) from err
@@ -203,8 +203,3 @@ def _quietly(action: Callable[[exp.Table], None], table: exp.Table) -> None:
         action(table)
     except Exception:  # cleanup must not hide the error that got us here
         pass
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean
+from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 
 ENDPOINT_ENV = "JOURNEY_SQL_BIGQUERY_ENDPOINT"
 PARAMS = ("location", "keyfile", "maximum_bytes_billed")
@@ -89,7 +89,7 @@ class BigQueryEngine(Engine):
             )
         except Exception as err:  # the client validates its arguments; nothing secret is in them
             raise ConnectionError_(
-                f"Cannot create a BigQuery client for {spec.redacted()}: {_first_line(err)}"
+                f"Cannot create a BigQuery client for {spec.redacted()}: {first_line(err)}"
             ) from None
         return cls(spec, client, location, job_options)
 
@@ -264,7 +264,7 @@ def _credentials(spec: ConnectionSpec) -> tuple[Any, str | None]:
             # The message names missing fields, never their values.
             raise ConnectionError_(
                 f"BigQuery key file {keyfile} is not a service-account JSON key ({type(err).__name__}: "
-                f"{_first_line(err)[:200]}). Download one from IAM > Service accounts > Keys."
+                f"{first_line(err)[:200]}). Download one from IAM > Service accounts > Keys."
             ) from None
         return creds, creds.project_id
     google_auth = import_driver("google.auth", "bigquery")
@@ -282,9 +282,4 @@ def _credentials(spec: ConnectionSpec) -> tuple[Any, str | None]:
 def _api_message(err: Any) -> str:
     """Google's own message, without the request URL or job id lines."""
     message = getattr(err, "message", None) or str(err)
-    return _first_line(Exception(message))
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
+    return first_line(Exception(message))

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from journey_sql.connection import EXAMPLES, ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_
+from journey_sql.errors import ConfigError, ConnectionError_, first_line
 
 
 class DatabricksEngine(Engine):
@@ -65,7 +65,7 @@ class DatabricksEngine(Engine):
         try:
             con = sql.connect(**args)
         except Exception as err:  # the connector raises its own and requests' errors
-            raise ConnectionError_(f"Cannot connect to Databricks at {spec.redacted()}: {_first_line(err)}") from None
+            raise ConnectionError_(f"Cannot connect to Databricks at {spec.redacted()}: {first_line(err)}") from None
         return cls(spec, con)
 
     # -- running SQL ---------------------------------------------------------
@@ -117,8 +117,3 @@ class DatabricksEngine(Engine):
         # grants and comments, which DROP + RENAME would lose. The price is
         # copying the staging table's data once more.
         self.execute(f"CREATE OR REPLACE TABLE {self.sql(final)} AS SELECT * FROM {self.sql(staging)}")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]

@@ -40,7 +40,7 @@ from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean
+from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 
 PARAMS = ("warehouse", "role", "schema", "authenticator", "private_key_file", "connection_name", "login_timeout")
 ACCOUNT_SUFFIX = ".snowflakecomputing.com"
@@ -150,7 +150,7 @@ class SnowflakeEngine(Engine):
             # snowflake.connector.connect (fakesnow) are picked up.
             con = sf.connect(**args)
         except Exception as err:  # noqa: BLE001 - the connector raises its own errors and plain OSError/ValueError alike
-            first = (str(err).strip() or type(err).__name__).splitlines()[0]
+            first = first_line(err)
             raise ConnectionError_(
                 f"Cannot connect to Snowflake {spec.redacted()}: {_scrub(first, secrets)}. Check the account, "
                 "user, credentials, role and warehouse."

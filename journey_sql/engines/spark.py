@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_
+from journey_sql.errors import ConfigError, ConnectionError_, first_line
 
 CATALOGS = ("hive", "in-memory")
 
@@ -239,7 +239,7 @@ def _start_local(sql_module: Any, spec: ConnectionSpec, threads: int | None, mem
         session = builder.getOrCreate()
     except Exception as err:
         raise ConnectionError_(
-            f"Cannot start a local Spark session: {_first_line(err)}. Spark needs Java 17 or 21 "
+            f"Cannot start a local Spark session: {first_line(err)}. Spark needs Java 17 or 21 "
             "(check `java -version` and JAVA_HOME)."
         ) from None
     session.sparkContext.setLogLevel("ERROR")
@@ -255,8 +255,3 @@ def _java_error(err: Exception) -> SparkError | None:
         return SparkError(str(err.java_exception.getMessage()).strip())  # type: ignore[attr-defined]
     except Exception:  # the gateway may be gone
         return None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
