@@ -151,21 +151,20 @@ def apply(
             kwargs[key] = value
     settings = _settings(kwargs)
     engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit)
-    if dry_run:
-        try:
+    try:
+        if dry_run:
             estimates = dry_run_pipeline(engine, settings)
-        finally:
-            engine.close()
+        else:
+            report = run_pipeline(engine, settings, echo=_stderr, explain=click.echo if explain else None)
+    finally:
+        engine.close()
+    if dry_run:
         for stage, scanned in estimates:
             click.echo(
                 f"{stage:<22} {'unknown until the tables exist (first run)' if scanned is None else f'{scanned:,} bytes'}"
             )
         click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
         return
-    try:
-        report = run_pipeline(engine, settings, echo=_stderr, explain=click.echo if explain else None)
-    finally:
-        engine.close()
     src = report.source
     _stderr(
         f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "

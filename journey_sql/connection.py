@@ -51,6 +51,14 @@ class ConnectionSpec:
 _SECRET_WORDS = ("password", "secret", "token", "pwd", "key")
 
 
+def redact_secrets(text: str, secrets: list[str | None]) -> str:
+    """Driver messages should never echo a secret, but make sure of it."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def redact_url(url: str) -> str:
     """The URL with any password and secret-looking query values masked."""
     try:

@@ -36,10 +36,10 @@ from reference import compute
 from sqlglot import exp
 
 from journey_sql.cli import cli
-from journey_sql.connection import parse_connection
+from journey_sql.connection import parse_connection, redact_secrets
 from journey_sql.engines import connect
 from journey_sql.engines.base import type_family
-from journey_sql.engines.snowflake import SnowflakeEngine, _scrub, connect_args
+from journey_sql.engines.snowflake import SnowflakeEngine, connect_args
 from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError
 from journey_sql.executor import check_source, run_pipeline
 from journey_sql.render import render_script
@@ -150,7 +150,7 @@ def test_failed_connection_is_a_connection_error_without_secrets(monkeypatch: py
     with pytest.raises(ConnectionError_, match="Cannot connect to Snowflake .*Unknown authenticator") as err:
         connect("snowflake://u@acct/DB?authenticator=no_such_auth&login_timeout=5")
     assert PASSWORD not in str(err.value)
-    assert _scrub(f"bad password {PASSWORD}!", [PASSWORD]) == "bad password ***!"
+    assert redact_secrets(f"bad password {PASSWORD}!", [PASSWORD, None]) == "bad password ***!"
 
 
 def test_missing_connector_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

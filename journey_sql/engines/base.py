@@ -65,6 +65,7 @@ class Engine:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    # Called only where transactional_ddl is True; other engines never open one.
     def begin(self) -> None:
         self.execute("BEGIN")
 

@@ -114,17 +114,6 @@ class BigQueryEngine(Engine):
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row.values()) for row in self._run(sql)]
 
-    # BigQuery has no transactions across DDL; the executor never calls these
-    # (transactional_ddl is False), and a stray BEGIN must not open a session.
-    def begin(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
-
     def close(self) -> None:
         self.client.close()
 

@@ -78,9 +78,6 @@ class DatabricksEngine(Engine):
             cur.execute(sql)
             return [tuple(row) for row in cur.fetchall()]
 
-    def begin(self) -> None:  # never called: transactional_ddl is False
-        raise NotImplementedError("Databricks DDL is not transactional")
-
     def explain(self, sql: str) -> str:
         return str(self.query(f"EXPLAIN {sql}")[0][0])
 

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_
 
 # libpq waits forever for an unreachable host by default; a CLI should not.
 DEFAULT_CONNECT_TIMEOUT = "10"
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Driver messages should never echo a password, but make sure of it."""
-    return text.replace(secret, "***") if secret else text
 
 
 class PostgresFamily(Engine):
@@ -74,7 +69,7 @@ class PostgresEngine(PostgresFamily):
             # executor's begin() opens the one transaction the stages run in.
             con = psycopg.connect(autocommit=True, **kwargs)
         except psycopg.Error as err:
-            message = redact(str(err).strip(), password).replace("\n\t", " ").replace("\n", " ")
+            message = redact_secrets(str(err).strip(), [password]).replace("\n\t", " ").replace("\n", " ")
             raise ConnectionError_(
                 f"Cannot connect to PostgreSQL at {spec.redacted()}: {message}. Check host, port, user and "
                 "database, and the password (PGPASSWORD, JOURNEY_SQL_PASSWORD or ~/.pgpass)."

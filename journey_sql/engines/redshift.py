@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import import_driver
-from journey_sql.engines.postgres import PostgresFamily, redact
+from journey_sql.engines.postgres import PostgresFamily
 from journey_sql.errors import ConfigError, ConnectionError_
 
 DEFAULT_PORT = 5439
@@ -134,7 +134,7 @@ class RedshiftEngine(PostgresFamily):
             con.autocommit = True
         except (driver.Error, OSError) as err:
             raise ConnectionError_(
-                f"Cannot connect to Redshift at {spec.redacted()}: {redact(driver_message(err), password)}. "
+                f"Cannot connect to Redshift at {spec.redacted()}: {redact_secrets(driver_message(err), [password])}. "
                 "Check host, port, user and database, and the password (REDSHIFT_PASSWORD or "
                 "JOURNEY_SQL_PASSWORD), or use ?iam=true."
             ) from None

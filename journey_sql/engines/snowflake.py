@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 
@@ -123,12 +123,6 @@ def _account(host: str | None) -> str | None:
     return host
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 class SnowflakeEngine(Engine):
     scheme = "snowflake"
     dialect_name = "snowflake"
@@ -152,7 +146,7 @@ class SnowflakeEngine(Engine):
         except Exception as err:  # noqa: BLE001 - the connector raises its own errors and plain OSError/ValueError alike
             first = first_line(err)
             raise ConnectionError_(
-                f"Cannot connect to Snowflake {spec.redacted()}: {_scrub(first, secrets)}. Check the account, "
+                f"Cannot connect to Snowflake {spec.redacted()}: {redact_secrets(first, secrets)}. Check the account, "
                 "user, credentials, role and warehouse."
             ) from None
         engine = cls(spec, con)

@@ -118,9 +118,6 @@ class SparkEngine(Engine):
             out.append(tuple(values))
         return out
 
-    def begin(self) -> None:  # never called: transactional_ddl is False
-        raise NotImplementedError("Spark has no transactions")
-
     def explain(self, sql: str) -> str:
         return str(self.query(f"EXPLAIN {sql}")[0][0])
 
