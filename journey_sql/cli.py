@@ -75,16 +75,90 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except JourneyError as err:
-            raise click.ClickException(str(err)) from err
+            raise _one_line_error(str(err), getattr(err, "exit_code", 1)) from err
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _JourneyException(click.ClickException):
+    """A one-line error (secrets masked) with the exit code the error asks for."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _one_line_error(message: str, exit_code: int = 1) -> click.ClickException:
+    from journey_sql.redact import scrub
+
+    return _JourneyException(scrub(" ".join(message.split())), exit_code)
+
+
+class JourneyGroup(click.Group):
+    """The safety net: whatever escapes a command ends in one line and a non-zero exit, never a traceback.
+
+    JourneyErrors are already one line that says what to do. Anything else is a
+    bug or a driver error nobody anticipated: its first line is shown, secrets
+    masked, with how to see the traceback (`journey-sql --debug ...`). Ctrl-C
+    exits 130 saying what it left behind.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except JourneyError as err:
+            raise _one_line_error(str(err), getattr(err, "exit_code", 1)) from err
+        except KeyboardInterrupt:
+            if _debug(ctx):
+                _print_traceback()
+            raise _one_line_error(
+                "Interrupted (Ctrl-C) before any table was changed.", exit_code=INTERRUPTED_EXIT_CODE
+            ) from None
+        except Exception as err:
+            if _debug(ctx):
+                _print_traceback()
+                raise _one_line_error(f"journey-sql failed: {_first_line(err)}.") from None
+            command = ctx.invoked_subcommand or "<command>"
+            raise _one_line_error(
+                f"journey-sql failed: {_first_line(err)}. Run again as `journey-sql --debug {command} ...` "
+                "for the traceback."
+            ) from None
+
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+def _first_line(err: BaseException) -> str:
+    from journey_sql.errors import first_line
+
+    return f"{type(err).__name__}: {first_line(err)}".rstrip(".")
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool((ctx.obj or {}).get("debug"))
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    from journey_sql.redact import scrub
+
+    click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+
+
+@click.group(cls=JourneyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="journey-sql")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar=_env("debug"),
+    help="On an unexpected error, print the traceback (secrets masked) instead of one line.",
+)
 @click.pass_context
 @friendly_errors
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, debug: bool) -> None:
     """Customer-journey tables from RudderStack tracks, the same on every warehouse.
 
     Options can also come from JOURNEY_SQL_<OPTION> environment variables and a
@@ -94,6 +168,7 @@ def cli(ctx: click.Context) -> None:
     from journey_sql.config import default_map, load_config
 
     assert isinstance(ctx.command, click.Group)
+    ctx.obj = {"debug": debug}
     ctx.default_map = default_map(ctx.command.commands, load_config())
 
 
@@ -142,22 +217,24 @@ def apply(
     """Build the five tables on a connection, in order; stage timings go to stderr."""
     from journey_sql.config import load_config
     from journey_sql.engines import connect
-    from journey_sql.executor import dry_run_pipeline, run_pipeline
+    from journey_sql.executor import closing_engine, dry_run_pipeline, run_pipeline
+    from journey_sql.redact import register, scrub
     from journey_sql.targets import resolve
 
     chosen = resolve(connection, _explicit(ctx, "connection"), target, profile, load_config())
     for key, value in chosen.defaults.items():
         if key in kwargs and not _explicit(ctx, key):
             kwargs[key] = value
+    register(*chosen.secrets.values())
     settings = _settings(kwargs)
     engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit)
-    try:
+    with closing_engine(engine):
         if dry_run:
             estimates = dry_run_pipeline(engine, settings)
         else:
-            report = run_pipeline(engine, settings, echo=_stderr, explain=click.echo if explain else None)
-    finally:
-        engine.close()
+            report = run_pipeline(
+                engine, settings, echo=_stderr, explain=(lambda text: click.echo(scrub(text))) if explain else None
+            )
     if dry_run:
         for stage, scanned in estimates:
             click.echo(

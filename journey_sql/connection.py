@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from journey_sql.errors import ConfigError, did_you_mean
+from journey_sql.redact import redact_tokens, redact_urls
 
 DEFAULT_CONNECTION = "duckdb:///journey.duckdb"
 
@@ -48,39 +49,19 @@ class ConnectionSpec:
         return redact_url(self.url)
 
 
-_SECRET_WORDS = ("password", "secret", "token", "pwd", "key")
-
-
 def redact_secrets(text: str, secrets: list[str | None]) -> str:
-    """Driver messages should never echo a secret, but make sure of it."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """Driver messages should never echo a secret, but make sure of it (whole tokens only)."""
+    return redact_tokens(text, secrets)
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password and secret-looking query values masked."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url.split("://", 1)[0] + "://***"
-    if password is not None:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1))
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        masked = [
-            (k, "***" if any(w in k.lower() for w in _SECRET_WORDS) and k != "private_key_file" else v)
-            for k, v in pairs
-        ]
-        parts = parts._replace(query="&".join(f"{k}={v}" for k, v in masked))
-    return parts.geturl()
+    """The URL as written, with any password and secret-looking query values masked."""
+    return redact_urls(url)
 
 
 def parse_connection(url: str) -> ConnectionSpec:
     if not url or "://" not in url:
-        raise ConfigError(f"Connection {url!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}.")
+        raise ConfigError(f"Connection {redact_url(url)!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}.")
     scheme = url.split("://", 1)[0].lower()
     scheme = SCHEME_ALIASES.get(scheme, scheme)
     if scheme not in EXAMPLES:
@@ -118,8 +99,8 @@ def parse_connection(url: str) -> ConnectionSpec:
 def _duckdb(url: str) -> ConnectionSpec:
     rest = url.split("://", 1)[1]
     if not rest.startswith("/") or rest == "/":
-        raise ConfigError(f"DuckDB connection {url!r} needs a path: {EXAMPLES['duckdb']}.")
+        raise ConfigError(f"DuckDB connection {redact_url(url)!r} needs a path: {EXAMPLES['duckdb']}.")
     path, _, query = rest[1:].partition("?")
     if not path:
-        raise ConfigError(f"DuckDB connection {url!r} needs a path: {EXAMPLES['duckdb']}.")
+        raise ConfigError(f"DuckDB connection {redact_url(url)!r} needs a path: {EXAMPLES['duckdb']}.")
     return ConnectionSpec(scheme="duckdb", path=path, params=dict(parse_qsl(query)), url=url)

@@ -38,6 +38,12 @@ class StageError(JourneyError):
         self.stage = stage
 
 
+class InterruptedRun(JourneyError):
+    """Ctrl-C during a run; the message says which tables, if any, changed. Exits 130 like any interrupted program."""
+
+    exit_code = 130
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' Did you mean ...?' suffix for an unknown name, or '' when nothing is close."""
     matches = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.5)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlglot import exp
 
 from journey_sql.engines.base import Engine, type_family
-from journey_sql.errors import JourneyError, SourceError, StageError, first_line
+from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
 from journey_sql.render import Relations, stage_select, stage_statements
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STAGES
@@ -88,12 +92,92 @@ def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
     return columns
 
 
+def source_relations(engine: Engine, settings: Settings, relations: Relations) -> Relations:
+    """`relations` reading the source by its real names where the engine would miss them unquoted.
+
+    Postgres folds unquoted names to lower case, so a table or column created
+    as "TRACKS" or "ID" passes the (case-insensitive) source check but is not
+    found by `rudder.tracks`/`src.id`. The catalog's spelling is used instead:
+    the table quoted, and columns renamed in a derived table the stages read.
+    """
+    found = engine.real_names(settings.source_schema, settings.source_table)
+    if found is None:
+        return relations
+    schema, table, columns = found
+    fold = str.upper if engine.case_fold == "upper" else str.lower
+
+    def ident(name: str) -> exp.Identifier:
+        return exp.to_identifier(name, quoted=name != fold(name))
+
+    real: exp.Expression = exp.Table(this=ident(table), db=ident(schema))
+    if any(columns.get(c, c) != fold(columns.get(c, c)) for c in SOURCE_COLUMNS):
+        real = exp.select(*(exp.alias_(exp.column(ident(columns.get(c, c))), c) for c in SOURCE_COLUMNS)).from_(real)
+    elif schema == fold(schema) and table == fold(table):
+        return relations
+    return dataclasses.replace(relations, real_source=real)
+
+
 def source_stats(engine: Engine, relations: Relations) -> SourceStats:
-    source = engine.sql(relations.source)
+    source = engine.sql(relations.source_node())
     rows, with_id, distinct_ids = engine.query(
         f"SELECT COUNT(*), COUNT(src.id), COUNT(DISTINCT src.id) FROM {source} AS src"
     )[0]
     return SourceStats(rows=int(rows), rows_without_id=int(rows) - int(with_id), distinct_ids=int(distinct_ids))
+
+
+def _step(engine: Engine, what: str, action: Callable[..., Any], *args: Any) -> Any:
+    """Run a helper query; a driver error becomes one line saying which step failed."""
+    try:
+        return action(*args)
+    except JourneyError:
+        raise
+    except Exception as err:  # the driver's own error type differs per engine
+        raise JourneyError(
+            f"{what} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} No tables were changed."
+        ) from err
+
+
+def resource_hint(err: BaseException) -> str:
+    """What to do about the errors that have a known remedy."""
+    text = str(err).lower()
+    if "out of memory" in text or "memory limit" in text:
+        return " Raise --memory-limit (or JOURNEY_SQL_MEMORY_LIMIT), or give the warehouse more memory."
+    return ""
+
+
+def render_command(settings: Settings, dialect: str, stage: str) -> str:
+    """The `journey-sql render` command that prints `stage` exactly as this run built it."""
+    words = ["journey-sql", "render", "--dialect", dialect, "--stage", stage]
+    default = Settings()
+    for flag, name in (
+        ("--source-schema", "source_schema"),
+        ("--source-table", "source_table"),
+        ("--schema", "schema"),
+        ("--session-timeout", "session_timeout"),
+        ("--depth", "depth"),
+    ):
+        value = getattr(settings, name)
+        if value != getattr(default, name):
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+@contextlib.contextmanager
+def closing_engine(engine: Engine) -> Iterator[Engine]:
+    """Close the connection in one place; a failing close never hides the error that got us there."""
+    try:
+        yield engine
+    except BaseException:
+        with contextlib.suppress(Exception):
+            engine.close()
+        raise
+    try:
+        engine.close()
+    except Exception as err:
+        raise JourneyError(
+            f"Closing the connection to {engine.describe()} failed: {first_line(err)}. "
+            "The run itself finished; run apply again if the tables look incomplete."
+        ) from err
 
 
 def run_pipeline(
@@ -108,12 +192,13 @@ def run_pipeline(
         raise JourneyError(
             f"--schema {settings.schema} would overwrite the source table {final.source.sql()}; choose another schema."
         )
-    check_source(engine, settings)
-    report = RunReport(source=source_stats(engine, final))
-    engine.create_schema(settings.schema)
+    _step(engine, "Checking the source table", check_source, engine, settings)
+    final = _step(engine, "Looking up the source's real names", source_relations, engine, settings, final)
+    report = RunReport(source=_step(engine, "Counting the source rows", source_stats, engine, final))
     if engine.transactional_ddl:
         _run_in_transaction(engine, settings, final, report, echo, explain)
     else:
+        _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
         _run_with_staging(engine, settings, final, report, echo, explain)
     return report
 
@@ -137,8 +222,8 @@ def _build_stages(
             raise StageError(
                 stage.name,
                 f"Stage {stage.name} failed on {engine.describe()}: {first_line(err)}. "
-                "No tables were changed. Run `journey-sql render --stage "
-                f"{stage.name} --dialect {dialect.name}` to see the SQL that failed.",
+                f"{resource_hint(err)} No tables were changed. Run `{render_command(settings, dialect.name, stage.name)}` "
+                "to see the SQL that failed.",
             ) from err
         result = StageResult(stage.name, rows, time.perf_counter() - started)
         report.stages.append(result)
@@ -178,8 +263,21 @@ def _run_in_transaction(
 ) -> None:
     engine.begin()
     try:
+        # Inside the transaction: a second run into the same schema is told so
+        # at once, and the schema, like the tables, exists only if all went well.
+        if not _step(engine, f"Locking schema {settings.schema}", engine.lock_schema, settings.schema):
+            raise JourneyError(
+                f"Another journey-sql run is building {settings.schema} on {engine.describe()}; wait for it to "
+                "finish and run again. (A run that was killed holds the lock until the server notices its "
+                "connection is gone, at the latest when the query it was running ends.) No tables were changed."
+            )
+        _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
         _build_stages(engine, settings, final, report, echo, explain)
         engine.commit()
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            engine.rollback()
+        raise InterruptedRun("Interrupted (Ctrl-C): the run was rolled back, no tables were changed.") from None
     except BaseException:
         engine.rollback()
         raise
@@ -188,11 +286,26 @@ def _run_in_transaction(
 def _run_with_staging(
     engine: Engine, settings: Settings, final: Relations, report: RunReport, echo: Echo, explain: Echo | None
 ) -> None:
-    staging = Relations.for_settings(settings, suffix=STAGING_SUFFIX)
+    staging = dataclasses.replace(Relations.for_settings(settings, suffix=STAGING_SUFFIX), real_source=final.real_source)
+    replaced = 0
     try:
         _build_stages(engine, settings, staging, report, echo, explain)
         for stage in STAGES:
             engine.replace_table(final.tables[stage.name], staging.tables[stage.name])
+            replaced += 1
+    except KeyboardInterrupt:
+        if replaced == 0:
+            message = (
+                "Interrupted (Ctrl-C) while building: no tables were changed "
+                f"(the {STAGING_SUFFIX} staging tables are dropped)."
+            )
+        else:
+            message = (
+                f"Interrupted (Ctrl-C) while putting the new tables in place: {replaced} of {len(STAGES)} "
+                f"tables in {settings.schema} are new, the others are from the previous run. "
+                "Run apply again to finish."
+            )
+        raise InterruptedRun(message) from None
     finally:
         for table in staging.tables.values():
             _quietly(engine.drop_table, table)

@@ -50,6 +50,17 @@ class Relations:
 
     source: exp.Table
     tables: dict[str, exp.Table]
+    # What the stages read in place of `source` when the engine would not find
+    # it by its plain name (the executor sets it from the catalog's spelling).
+    real_source: exp.Expression | None = None
+
+    def source_node(self) -> exp.Expression:
+        """The source as a FROM item: the plain table, or the real one (a quoted table or a derived table)."""
+        if self.real_source is None:
+            return self.source
+        if isinstance(self.real_source, exp.Table):
+            return self.real_source.copy()
+        return exp.Subquery(this=self.real_source.copy())
 
     @classmethod
     def for_settings(cls, settings: Settings, suffix: str = "") -> Relations:
@@ -80,7 +91,21 @@ def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: 
         tree = sqlglot.parse_one(sql, read=CANONICAL)
     except sqlglot.errors.ParseError as err:
         raise TemplateError(f"Template {stage.template} rendered SQL that does not parse: {err}") from err
-    return dialect.transpile(tree)
+    tree = dialect.transpile(tree)
+    if relations.real_source is not None:
+        tree = _read_real_source(tree, relations)
+    return tree
+
+
+def _read_real_source(tree: exp.Expression, relations: Relations) -> exp.Expression:
+    """Point every read of the source at its real spelling (after the transforms, which unquote names)."""
+    wanted = (relations.source.db.lower(), relations.source.name.lower())
+    for table in list(tree.find_all(exp.Table)):
+        if (table.db.lower(), table.name.lower()) == wanted:
+            node = relations.source_node()
+            node.set("alias", table.args.get("alias"))
+            table.replace(node)
+    return tree
 
 
 def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:

@@ -43,6 +43,9 @@ class Engine:
     # failure rolls everything back. Otherwise tables are built under staging
     # names and swapped in at the end.
     transactional_ddl: ClassVar[bool] = False
+    # How the engine folds unquoted names ("lower", "upper"), or None where it
+    # finds a table and its columns whatever their case.
+    case_fold: ClassVar[str | None] = None
 
     def __init__(self, spec: ConnectionSpec) -> None:
         self.spec = spec
@@ -105,6 +108,34 @@ class Engine:
             f"AND lower(table_name) = {exp.Literal.string(table.lower()).sql()}"
         )
         return {name.lower(): str(dtype) for name, dtype in rows} or None
+
+    def real_names(self, schema: str, table: str) -> tuple[str, str, dict[str, str]] | None:
+        """The source's schema, table and {lower-cased column: column} as the catalog spells them.
+
+        None where the engine ignores case (case_fold is None): the names as
+        given work. Otherwise read from information_schema, preferring the
+        table spelt exactly as given, then as the engine folds it.
+        """
+        if self.case_fold is None:
+            return None
+        rows = self.query(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            f"WHERE lower(table_schema) = {exp.Literal.string(schema.lower()).sql()} "
+            f"AND lower(table_name) = {exp.Literal.string(table.lower()).sql()}"
+        )
+        if not rows:
+            return None
+        fold = str.upper if self.case_fold == "upper" else str.lower
+        found = sorted({(str(s), str(t)) for s, t, _ in rows})
+        best = next(
+            (st for want in ((schema, table), (fold(schema), fold(table))) for st in found if st == want), found[0]
+        )
+        columns = {str(c).lower(): str(c) for s, t, c in rows if (s, t) == best}
+        return best[0], best[1], columns
+
+    def lock_schema(self, schema: str) -> bool:
+        """Inside the run's transaction: claim `schema` for this run; False if another run holds it."""
+        return True
 
     def create_schema(self, schema: str) -> None:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.sql(exp.to_identifier(schema))}")

@@ -10,6 +10,7 @@ libpq looks in ~/.pgpass (or PGPASSFILE) as usual.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from journey_sql.connection import ConnectionSpec, redact_secrets
@@ -20,10 +21,17 @@ from journey_sql.errors import ConfigError, ConnectionError_
 DEFAULT_CONNECT_TIMEOUT = "10"
 
 
+def schema_lock_key(schema: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a schema name, the same in every process."""
+    digest = hashlib.sha256(f"journey-sql:{schema.lower()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 class PostgresFamily(Engine):
     """What PostgreSQL and Redshift share: catalogs and plans. DDL is transactional on both."""
 
     transactional_ddl = True
+    case_fold = "lower"
 
     def schemas(self) -> list[str]:
         # information_schema.schemata lists only schemas the user owns or may use,
@@ -81,6 +89,11 @@ class PostgresEngine(PostgresFamily):
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
+
+    def lock_schema(self, schema: str) -> bool:
+        # A transaction-level advisory lock: released by COMMIT, ROLLBACK or a
+        # lost connection, so a killed run never leaves it behind for long.
+        return bool(self.query(f"SELECT pg_try_advisory_xact_lock({schema_lock_key(schema)})")[0][0])
 
     def rollback(self) -> None:
         # After a lost connection the server has rolled back already; a failing
