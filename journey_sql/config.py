@@ -55,6 +55,13 @@ def load_config(directory: Path | None = None) -> dict[str, Any]:
                 f"{path}: unknown setting {key!r}.{did_you_mean(key, KNOWN_KEYS)} "
                 f"Known settings: {', '.join(sorted(KNOWN_KEYS))}."
             )
+    targets = data.get("targets", {})
+    if not isinstance(targets, dict) or not all(isinstance(t, dict) for t in targets.values()):
+        raise ConfigError(f'{path}: targets are tables, e.g. [targets.prod] with connection = "..." below it.')
+    from journey_sql.targets import check_target_keys
+
+    for name, table in targets.items():
+        check_target_keys(name, table)
     return data
 
 

@@ -36,10 +36,34 @@ def from_config(config: dict[str, Any], name: str) -> Target:
             'Define one as [targets.NAME] with a connection = "..." line.'
         )
     table = dict(targets[name])
+    check_target_keys(name, table)
     url = table.pop("connection", None)
     if not url:
         raise ConfigError(f'Target {name!r} in journey-sql.toml has no connection = "...".')
     return Target(url=url, defaults=table, origin=f"journey-sql.toml target {name}")
+
+
+# What a [targets.NAME] table may set: its connection and the options apply takes.
+TARGET_KEYS = frozenset(
+    {"connection", "source_schema", "source_table", "schema", "session_timeout", "depth", "threads", "memory_limit"}
+)
+_SECRET_KEYS = ("password", "pass", "token", "secret", "private_key", "passphrase", "keyfile")
+
+
+def check_target_keys(name: str, table: dict[str, Any]) -> None:
+    for key in table:
+        if key in TARGET_KEYS:
+            continue
+        if any(word in key.lower() for word in _SECRET_KEYS):
+            # (the value is never repeated)
+            raise ConfigError(
+                f"journey-sql.toml target {name!r} sets {key!r}: secrets do not go in journey-sql.toml. Set "
+                "JOURNEY_SQL_PASSWORD (or the warehouse's own variable, e.g. PGPASSWORD), or use a dbt profile."
+            )
+        raise ConfigError(
+            f"journey-sql.toml target {name!r}: unknown setting {key!r}.{did_you_mean(key, TARGET_KEYS)} "
+            f"Known settings: {', '.join(sorted(TARGET_KEYS))}."
+        )
 
 
 def resolve(
@@ -127,8 +151,18 @@ def _query(params: dict[str, Any]) -> str:
     return ("?" + urlencode(clean)) if clean else ""
 
 
+# dbt's own aliases for profile fields (dbt-postgres and dbt-redshift accept `pass` for `password`).
+_PROFILE_ALIASES = {"password": ("pass",), "dbname": ("database",)}
+
+
 def _pick(output: dict[str, Any], *names: str) -> dict[str, str]:
-    return {n: str(output[n]) for n in names if output.get(n) not in (None, "")}
+    picked = {}
+    for name in names:
+        for key in (name, *_PROFILE_ALIASES.get(name, ())):
+            if output.get(key) not in (None, ""):
+                picked[name] = str(output[key])
+                break
+    return picked
 
 
 def _postgres_like(scheme: str, default_port: int):

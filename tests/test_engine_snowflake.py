@@ -86,6 +86,24 @@ def test_url_becomes_connector_arguments(monkeypatch: pytest.MonkeyPatch) -> Non
     }
 
 
+def test_private_endpoint_host_port_and_protocol_reach_the_connector(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", PASSWORD)
+    args = args_for(
+        "snowflake://ME@xy12345/DB?host=xy12345.privatelink.snowflakecomputing.com&port=8443&protocol=https"
+    )
+    assert (args["account"], args["host"], args["port"], args["protocol"]) == (
+        "xy12345",
+        "xy12345.privatelink.snowflakecomputing.com",
+        8443,
+        "https",
+    )
+    assert {"host", "port", "protocol"}.isdisjoint(args_for("snowflake://ME@xy12345/DB"))
+    with pytest.raises(ConfigError, match="port must be a whole number"):
+        args_for("snowflake://ME@xy12345/DB?port=https")
+    with pytest.raises(ConfigError, match="protocol must be https or http"):
+        args_for("snowflake://ME@xy12345/DB?protocol=ftp")
+
+
 def test_password_from_journey_sql_password_and_never_from_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOURNEY_SQL_PASSWORD", PASSWORD)
     assert args_for("snowflake://u@acct/DB?schema=S")["password"] == PASSWORD

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_
+from journey_sql.errors import ConfigError, ConnectionError_, first_line
 
 DEFAULT_FILE_MEMORY_LIMIT = "1.5GB"
 
@@ -70,7 +71,15 @@ class DuckDBEngine(Engine):
         try:
             con = duckdb.connect(os.path.expanduser(path), config=config)
         except duckdb.Error as err:
-            raise ConnectionError_(f"Cannot open DuckDB database {path!r}: {err}") from None
+            message = first_line(err)
+            if "Could not set lock" in message:
+                holder = re.search(r"held in (.*?) \(PID (\d+)\)", message)
+                who = f" (PID {holder.group(2)}, {holder.group(1)})" if holder else ""
+                raise ConnectionError_(
+                    f"DuckDB file {path} is in use by another process{who}: another journey-sql run, or a "
+                    "DuckDB client holding it open. Wait for it to finish or close it, then run again."
+                ) from None
+            raise ConnectionError_(f"Cannot open DuckDB database {path!r}: {message}") from None
         return cls(spec, con)
 
     def execute(self, sql: str) -> None:

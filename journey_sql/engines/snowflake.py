@@ -24,6 +24,10 @@ names ``--source-schema`` and ``--schema``. Query parameters:
     is enough.
 ``login_timeout``
     Seconds to wait for login (the connector's default is 120).
+``host``, ``port``, ``protocol``
+    Where to connect instead of ``ACCOUNT.snowflakecomputing.com:443`` over
+    https: a PrivateLink host, a proxy, or a local stand-in. ACCOUNT still
+    names the account.
 
 The password comes from SNOWFLAKE_PASSWORD or JOURNEY_SQL_PASSWORD, never from
 the URL. One of a password, a key file, an authenticator or a connection name
@@ -42,7 +46,18 @@ from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 
-PARAMS = ("warehouse", "role", "schema", "authenticator", "private_key_file", "connection_name", "login_timeout")
+PARAMS = (
+    "warehouse",
+    "role",
+    "schema",
+    "authenticator",
+    "private_key_file",
+    "connection_name",
+    "login_timeout",
+    "host",
+    "port",
+    "protocol",
+)
 ACCOUNT_SUFFIX = ".snowflakecomputing.com"
 # Where replace_table parks the previous table while the new one takes its name.
 OLD_SUFFIX = "__jsql_old"
@@ -77,6 +92,19 @@ def connect_args(spec: ConnectionSpec) -> tuple[dict[str, Any], list[str]]:
             args["login_timeout"] = int(params["login_timeout"])
         except ValueError:
             raise ConfigError(f"login_timeout must be whole seconds, got {params['login_timeout']!r}.") from None
+    # A private endpoint (PrivateLink, a proxy, a local stand-in): where to
+    # connect, while ACCOUNT still names the account.
+    if params.get("host"):
+        args["host"] = params["host"]
+    if params.get("port"):
+        try:
+            args["port"] = int(params["port"])
+        except ValueError:
+            raise ConfigError(f"port must be a whole number, got {params['port']!r}.") from None
+    if params.get("protocol"):
+        if params["protocol"] not in ("https", "http"):
+            raise ConfigError(f"protocol must be https or http, got {params['protocol']!r}.")
+        args["protocol"] = params["protocol"]
     secrets: list[str] = []
     key_file = params.get("private_key_file")
     if key_file:
