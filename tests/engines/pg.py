@@ -165,6 +165,15 @@ class Cluster:
             autocommit=True,
         )
 
+    def login_role(self, name: str, password: str, scram: bool = False) -> str:
+        """A login role authenticated by password over TCP (the cluster's pg_hba says md5 for every
+        host line; PostgreSQL runs SCRAM for a role whose password is stored as SCRAM)."""
+        with self._lock, self.admin() as con:
+            con.execute(f"SET password_encryption = '{'scram-sha-256' if scram else 'md5'}'")
+            con.execute(f"DROP ROLE IF EXISTS {name}")
+            con.execute(f"CREATE ROLE {name} LOGIN SUPERUSER PASSWORD '{password}'")
+        return name
+
     def database(self, name: str, fresh: bool = False, icu_locale: str | None = None) -> str:
         """Make sure database `name` exists (dropped and re-created when fresh); return its name.
 
