@@ -1,0 +1,267 @@
+"""A run that dies, is interrupted or collides with another leaves the previous tables exactly as they were.
+
+Every run here is the real CLI in its own process, on about 20,000 demo events:
+
+* SIGKILL right after stage k's line appears on stderr (k = 1..4, so stage
+  k+1 is running) and after a short timer (while the source is being counted),
+  on DuckDB and on PostgreSQL; then the five tables are compared, full and
+  sorted, with what the first run left, and the next run must succeed;
+* Ctrl-C (SIGINT) mid-stage: exit 130, one line, tables unchanged;
+* two concurrent runs into one PostgreSQL schema: the second is told another
+  run is building it (the first is paused with SIGSTOP so the overlap is certain);
+* DuckDB: a file another process holds, and a memory limit too small to count
+  the source, each end in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from journey_sql.demo import generate
+from journey_sql.stages import STAGES
+
+EVENTS = 20_000
+SOURCE_COLUMNS = ("id", "anonymous_id", "user_id", "event", "timestamp", "received_at")
+# a second run that changes every table (and the shape of the flow table)
+CHANGED = ["--session-timeout", "7", "--depth", "8"]
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("kill") / "template.duckdb"
+    con = duckdb.connect(str(path))
+    generate(con, EVENTS, seed=17)
+    con.close()
+    return path
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_SQL_")}
+    return {**env, **(extra or {})}
+
+
+def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "journey_sql", "apply", *args],
+        cwd=cwd,
+        env=_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_stage_lines(proc: subprocess.Popen[str], k: int) -> list[str]:
+    """Read stderr until the k-th stage line (the line that names a stage and a row count)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    while len(seen) < k:
+        line = proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"run ended before stage line {k}: {seen} rc={proc.wait()}")
+        if any(line.startswith(s.name) for s in STAGES):
+            seen.append(line)
+    return seen
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out + err
+
+
+def assert_one_line(output: str, expect: str) -> None:
+    assert expect in output, output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1, output
+
+
+def run_ok(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    code, output = finish(start(args, cwd, env))
+    assert code == 0, output
+    assert "Traceback" not in output
+    return output
+
+
+# -- DuckDB ----------------------------------------------------------------------------------
+
+
+def duckdb_snapshot(path: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {s.name: con.execute(f"SELECT * FROM analytics.{s.name} ORDER BY ALL").fetchall() for s in STAGES}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def duck(template_db: Path, tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(template_db, path)
+    yield path, ["--connection", f"duckdb:///{path}", "--threads", "1"]
+
+
+def test_sigkill_mid_stage_on_duckdb_leaves_the_previous_tables(duck: tuple[Path, list[str]], tmp_path: Path) -> None:
+    path, conn = duck
+    run_ok(conn, tmp_path)
+    before = duckdb_snapshot(path)
+    assert all(before.values())
+    kills = 0
+    for k in (0, 1, 2, 3, 4):
+        proc = start([*conn, *CHANGED], tmp_path)
+        if k == 0:
+            time.sleep(0.7)  # interpreter up, connection open: counting or checking the source
+        else:
+            wait_for_stage_lines(proc, k)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        assert duckdb_snapshot(path) == before, f"tables changed after a kill at point {k}"
+    assert kills >= 4
+    run_ok([*conn, *CHANGED], tmp_path)
+    after = duckdb_snapshot(path)
+    assert after != before and len(after["dbt_tracks_flow"][0]) == len(before["dbt_tracks_flow"][0]) + 3
+
+
+def test_ctrl_c_mid_stage_on_duckdb_exits_130_and_changes_nothing(
+    duck: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    path, conn = duck
+    run_ok(conn, tmp_path)
+    before = duckdb_snapshot(path)
+    proc = start([*conn, *CHANGED], tmp_path)
+    wait_for_stage_lines(proc, 2)
+    proc.send_signal(signal.SIGINT)
+    code, output = finish(proc)
+    assert code == 130, output
+    assert_one_line(output, "Interrupted (Ctrl-C): the run was rolled back, no tables were changed.")
+    assert duckdb_snapshot(path) == before
+
+
+def test_duckdb_file_held_by_another_process_is_one_line(duck: tuple[Path, list[str]], tmp_path: Path) -> None:
+    path, conn = duck
+    holder = duckdb.connect(str(path))
+    try:
+        code, output = finish(start(conn, tmp_path))
+    finally:
+        holder.close()
+    assert code == 1
+    assert_one_line(output, f"DuckDB file {path} is in use by another process (PID {os.getpid()}")
+
+
+def test_duckdb_memory_limit_too_small_is_one_line(duck: tuple[Path, list[str]], tmp_path: Path) -> None:
+    _, conn = duck
+    code, output = finish(start([*conn, "--memory-limit", "5MB"], tmp_path))
+    assert code == 1
+    assert_one_line(output, "Raise --memory-limit (or JOURNEY_SQL_MEMORY_LIMIT)")
+    assert "failed on duckdb:///" in output
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg(template_db: Path) -> dict[str, Any]:
+    from engines.pg import shared_cluster
+
+    cluster = shared_cluster()
+    database = cluster.database("jsql_kill", fresh=True)
+    src = duckdb.connect(str(template_db), read_only=True)
+    rows = src.execute(f"SELECT {', '.join(SOURCE_COLUMNS)} FROM rudder.tracks").fetchall()
+    src.close()
+    with cluster.admin(dbname=database) as con:
+        con.execute("CREATE SCHEMA rudder")
+        con.execute(
+            'CREATE TABLE rudder.tracks (id text, anonymous_id text, user_id text, event text, "timestamp" '
+            "timestamp, received_at timestamp)"
+        )
+        with con.cursor() as cur, cur.copy(f"COPY rudder.tracks ({', '.join(SOURCE_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return {
+        "cluster": cluster,
+        "database": database,
+        "conn": ["--connection", cluster.url(database)],
+        "env": {"PGPASSWORD": cluster.password},
+    }
+
+
+def pg_snapshot(pg: dict[str, Any]) -> dict[str, list[tuple]]:
+    with pg["cluster"].admin(dbname=pg["database"]) as con:
+        return {s.name: sorted(con.execute(f"SELECT * FROM analytics.{s.name}").fetchall(), key=repr) for s in STAGES}
+
+
+def wait_for_no_run(pg: dict[str, Any], timeout: float = 30) -> None:
+    """A killed client's server session ends once the server notices; until then it holds the run's lock."""
+    deadline = time.monotonic() + timeout
+    with pg["cluster"].admin(dbname=pg["database"]) as con:
+        while con.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'journey-sql'").fetchone()[0]:
+            assert time.monotonic() < deadline, "a killed run's session did not end"
+            time.sleep(0.05)
+
+
+def test_sigkill_mid_stage_on_postgres_leaves_the_previous_tables(pg: dict[str, Any], tmp_path: Path) -> None:
+    run_ok(pg["conn"], tmp_path, pg["env"])
+    before = pg_snapshot(pg)
+    assert all(before.values())
+    kills = 0
+    for k in (0, 1, 2, 3, 4):
+        proc = start([*pg["conn"], *CHANGED], tmp_path, pg["env"])
+        if k == 0:
+            time.sleep(0.7)
+        else:
+            wait_for_stage_lines(proc, k)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        wait_for_no_run(pg)
+        assert pg_snapshot(pg) == before, f"tables changed after a kill at point {k}"
+    assert kills >= 4
+    run_ok([*pg["conn"], *CHANGED], tmp_path, pg["env"])
+    assert pg_snapshot(pg) != before
+    run_ok(pg["conn"], tmp_path, pg["env"])  # back to the first settings for the tests that follow
+    assert pg_snapshot(pg) == before
+
+
+def test_ctrl_c_mid_stage_on_postgres_exits_130_and_changes_nothing(pg: dict[str, Any], tmp_path: Path) -> None:
+    run_ok(pg["conn"], tmp_path, pg["env"])
+    before = pg_snapshot(pg)
+    proc = start([*pg["conn"], *CHANGED], tmp_path, pg["env"])
+    wait_for_stage_lines(proc, 1)
+    proc.send_signal(signal.SIGINT)
+    code, output = finish(proc)
+    assert code == 130, output
+    assert_one_line(output, "Interrupted (Ctrl-C): the run was rolled back, no tables were changed.")
+    wait_for_no_run(pg)
+    assert pg_snapshot(pg) == before
+
+
+def test_a_second_concurrent_run_into_the_same_schema_is_told_to_wait(pg: dict[str, Any], tmp_path: Path) -> None:
+    run_ok(pg["conn"], tmp_path, pg["env"])
+    before = pg_snapshot(pg)
+    first = start([*pg["conn"], *CHANGED], tmp_path, pg["env"])
+    try:
+        wait_for_stage_lines(first, 1)  # inside its transaction, holding the schema's lock
+        first.send_signal(signal.SIGSTOP)
+        code, output = finish(start(pg["conn"], tmp_path, pg["env"]))
+        assert code == 1
+        assert_one_line(output, "Another journey-sql run is building analytics on postgresql://")
+        # (the paused run holds its tables' locks: they are compared once it has finished)
+        # a run into another schema is not held up
+        run_ok([*pg["conn"], "--schema", "analytics_other"], tmp_path, pg["env"])
+    finally:
+        first.send_signal(signal.SIGCONT)
+    code, output = finish(first)
+    assert code == 0, output
+    assert pg_snapshot(pg) != before
