@@ -9,6 +9,8 @@ compared with the reference.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import sys
 import time
@@ -277,3 +279,130 @@ def parse_table(name: str):
     from sqlglot import exp
 
     return exp.to_table(name)
+
+
+# -- spark://local and plain PySpark share a metastore ------------------------------------
+
+PLAIN_PYSPARK = """
+import sys
+from pyspark.sql import SparkSession
+
+# Spark's defaults, as `pyspark` would start: Hive catalog, ./metastore_db, ./spark-warehouse
+spark = (
+    SparkSession.builder.master("local[1]")
+    .config("spark.ui.enabled", "false")
+    .config("spark.ui.showConsoleProgress", "false")
+    .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+    .enableHiveSupport()
+    .getOrCreate()
+)
+spark.sparkContext.setLogLevel("ERROR")
+if sys.argv[1] == "create":
+    spark.sql("CREATE SCHEMA rudder")
+    spark.sql(
+        "CREATE TABLE rudder.tracks (id STRING, anonymous_id STRING, user_id STRING, event STRING, "
+        "`timestamp` TIMESTAMP, received_at TIMESTAMP) USING PARQUET"
+    )
+    spark.sql(
+        "INSERT INTO rudder.tracks VALUES ('e1', 'a1', NULL, 'Page Viewed', TIMESTAMP'2026-03-01 12:00:00', "
+        "TIMESTAMP'2026-03-01 12:00:00'), ('e2', 'a1', 'u1', 'Signed Up', TIMESTAMP'2026-03-01 12:05:00', "
+        "TIMESTAMP'2026-03-01 12:05:00')"
+    )
+else:
+    print(sorted(t.name for t in spark.catalog.listTables("analytics")))
+    print(spark.sql("SELECT count(*) FROM analytics.dbt_mapped_tracks").collect()[0][0])
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("JSQL_SLOW_TESTS"),
+    reason="three Spark JVMs take 2-3 minutes on 2 busy cores: JSQL_SLOW_TESTS=1 pytest -k metastore",
+)
+def test_spark_local_shares_the_metastore_plain_pyspark_uses(tmp_path) -> None:
+    """Three JVMs in one directory: plain PySpark makes the source, journey-sql builds, plain PySpark reads."""
+    import subprocess
+
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java")
+    script = tmp_path / "plain.py"
+    script.write_text(PLAIN_PYSPARK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_SQL_")}
+    env.update(PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
+
+    def run(*args: str) -> str:
+        done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        return done.stdout
+
+    run(sys.executable, str(script), "create")
+    run(sys.executable, "-m", "journey_sql", "apply", "--connection", "spark://local?threads=1")
+    out = run(sys.executable, str(script), "read")
+    assert "['dbt_aliases_mapping', 'dbt_mapped_tracks', 'dbt_session_tracks', 'dbt_track_facts', 'dbt_tracks_flow']" in out
+    assert out.strip().splitlines()[-1] == "2"
+    assert (tmp_path / "metastore_db").is_dir() and (tmp_path / "spark-warehouse" / "analytics.db").is_dir()
+
+
+def test_spark_metastore_parameter_is_checked(spark, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="Unknown Spark connection parameter 'metastor'. Did you mean 'metastore'"):
+        connect(f"spark://local?metastor={tmp_path}")
+    with pytest.raises(ConfigError, match="already running"):
+        connect(f"spark://local?metastore={tmp_path}")
+
+
+class _RecordingBuilder:
+    """Stands in for SparkSession.builder only to read the settings a new local session would get."""
+
+    def __init__(self) -> None:
+        self.conf: dict[str, str] = {}
+
+    def master(self, value: str) -> _RecordingBuilder:
+        return self
+
+    def appName(self, value: str) -> _RecordingBuilder:  # noqa: N802 - PySpark's name
+        return self
+
+    def config(self, key: str, value: str) -> _RecordingBuilder:
+        self.conf[key] = value
+        return self
+
+    def getOrCreate(self) -> _RecordingBuilder:  # noqa: N802
+        self.sparkContext = self
+        return self
+
+    def setLogLevel(self, level: str) -> None:  # noqa: N802
+        pass
+
+
+def _new_session_conf(url: str) -> dict[str, str]:
+    from types import SimpleNamespace
+
+    from journey_sql.engines.spark import _start_local
+
+    builder = _RecordingBuilder()
+    _start_local(SimpleNamespace(SparkSession=SimpleNamespace(builder=builder)), parse_connection(url), None, None)
+    return builder.conf
+
+
+def test_a_new_local_session_uses_sparks_default_metastore_and_warehouse(tmp_path, monkeypatch) -> None:
+    """Where Spark itself would put them, relative to the working directory (the three-JVM test proves the sharing)."""
+    monkeypatch.chdir(tmp_path)
+    conf = _new_session_conf("spark://local")
+    assert conf["spark.hadoop.javax.jdo.option.ConnectionURL"] == (
+        f"jdbc:derby:;databaseName={tmp_path / 'metastore_db'};create=true"
+    )
+    assert conf["spark.sql.warehouse.dir"] == str(tmp_path / "spark-warehouse")
+    assert conf["spark.sql.catalogImplementation"] == "hive"
+    # an existing metastore and warehouse elsewhere
+    (tmp_path / "shared" / "metastore_db").mkdir(parents=True)
+    conf = _new_session_conf(f"spark://local?metastore={tmp_path}/shared/metastore_db&warehouse={tmp_path}/shared/wh")
+    assert f"databaseName={tmp_path}/shared/metastore_db;" in conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    assert conf["spark.sql.warehouse.dir"] == f"{tmp_path}/shared/wh"
+    # the layout of earlier journey-sql versions (metastore inside the warehouse) is still found
+    (tmp_path / "old" / "metastore_db").mkdir(parents=True)
+    conf = _new_session_conf(f"spark://local?warehouse={tmp_path}/old")
+    assert f"databaseName={tmp_path}/old/metastore_db;" in conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    with pytest.raises(ConnectionError_, match="metastore .* does not exist"):
+        _new_session_conf(f"spark://local?metastore={tmp_path}/typo")

@@ -6,6 +6,11 @@ only when this engine starts the session:
 
 - `warehouse=/path`: where managed tables are written (default:
   ./spark-warehouse, Spark's own default);
+- `metastore=/path/metastore_db`: the Derby metastore that holds the table
+  definitions (default: ./metastore_db, Spark's own default, so a plain
+  PySpark session with Hive support started in the same directory sees the
+  same tables; a `metastore_db` that an earlier journey-sql left inside the
+  warehouse directory is used if there is one);
 - `catalog=hive|in-memory`: Hive keeps table definitions in a Derby metastore
   inside the warehouse directory, so tables outlive the process (the default);
   `in-memory` forgets them when the process exits;
@@ -30,9 +35,10 @@ from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_, first_line
+from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 
 CATALOGS = ("hive", "in-memory")
+PARAMS = ("warehouse", "metastore", "catalog", "threads")
 
 LOG4J2 = """\
 rootLogger.level = error
@@ -68,6 +74,12 @@ class SparkEngine(Engine):
     def connect(
         cls, spec: ConnectionSpec, threads: int | None = None, memory_limit: str | None = None, **_: Any
     ) -> SparkEngine:
+        unknown = [p for p in spec.params if p not in PARAMS]
+        if unknown:
+            raise ConfigError(
+                f"Unknown Spark connection parameter {unknown[0]!r}.{did_you_mean(unknown[0], PARAMS)} "
+                f"Supported: {', '.join(PARAMS)}."
+            )
         if (spec.host or "").lower() != "local" or spec.path:
             raise ConfigError(
                 f"Spark connections look like spark://local (got {spec.redacted()!r}): journey-sql runs Spark in "
@@ -175,12 +187,18 @@ def _check_compatible(session: Any, spec: ConnectionSpec) -> None:
     wanted = {
         "catalog": ("spark.sql.catalogImplementation", spec.params.get("catalog")),
         "warehouse": ("spark.sql.warehouse.dir", spec.params.get("warehouse")),
+        "metastore": ("spark.hadoop.javax.jdo.option.ConnectionURL", spec.params.get("metastore")),
     }
     for param, (key, value) in wanted.items():
         if value is None:
             continue
         current = conf.get(key, "")
-        same = current == value if param == "catalog" else Path(current.removeprefix("file:")) == _abs(value)
+        if param == "catalog":
+            same = current == value
+        elif param == "metastore":
+            same = current == _derby_url(_abs(value))
+        else:
+            same = Path(current.removeprefix("file:")) == _abs(value)
         if not same:
             raise ConfigError(
                 f"A SparkSession is already running with {key}={current}; {param}={value} from the connection "
@@ -190,6 +208,25 @@ def _check_compatible(session: Any, spec: ConnectionSpec) -> None:
 
 def _abs(path: str) -> Path:
     return Path(path).expanduser().resolve()
+
+
+def _derby_url(metastore: Path) -> str:
+    return f"jdbc:derby:;databaseName={metastore};create=true"
+
+
+def _metastore(spec: ConnectionSpec, warehouse: Path) -> Path:
+    """The given metastore; else one an earlier journey-sql kept in the warehouse; else Spark's ./metastore_db."""
+    if spec.params.get("metastore"):
+        given = _abs(spec.params["metastore"])
+        if not given.is_dir():
+            raise ConnectionError_(
+                f"Spark metastore {given} does not exist: point metastore= at an existing metastore_db directory, "
+                "or leave it out to use ./metastore_db."
+            )
+        return given
+    if (warehouse / "metastore_db").is_dir():
+        return warehouse / "metastore_db"
+    return _abs("metastore_db")
 
 
 def _start_local(sql_module: Any, spec: ConnectionSpec, threads: int | None, memory_limit: str | None) -> Any:
@@ -217,11 +254,9 @@ def _start_local(sql_module: Any, spec: ConnectionSpec, threads: int | None, mem
         .appName("journey-sql")
         .config("spark.sql.catalogImplementation", catalog)
         .config("spark.sql.warehouse.dir", str(warehouse))
-        # Metastore and its log beside the tables, not in the working directory.
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={warehouse / 'metastore_db'};create=true",
-        )
+        # Spark's own default place (./metastore_db), so that plain PySpark in
+        # the same directory sees the tables, unless told otherwise.
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL", _derby_url(_metastore(spec, warehouse)))
         .config(
             "spark.driver.extraJavaOptions",
             f"-Dderby.stream.error.file={warehouse / 'derby.log'} -Dlog4j2.configurationFile=file:{log_config}",
