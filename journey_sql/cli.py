@@ -111,11 +111,11 @@ class JourneyGroup(click.Group):
         except JourneyError as err:
             raise _one_line_error(str(err), getattr(err, "exit_code", 1)) from err
         except KeyboardInterrupt:
+            # (a run interrupted while building says itself what it left: InterruptedRun)
             if _debug(ctx):
                 _print_traceback()
-            raise _one_line_error(
-                "Interrupted (Ctrl-C) before any table was changed.", exit_code=INTERRUPTED_EXIT_CODE
-            ) from None
+            where = " before any table was changed" if ctx.invoked_subcommand == "apply" else ""
+            raise _one_line_error(f"Interrupted (Ctrl-C){where}.", exit_code=INTERRUPTED_EXIT_CODE) from None
         except Exception as err:
             if _debug(ctx):
                 _print_traceback()

@@ -142,6 +142,8 @@ def resource_hint(err: BaseException) -> str:
     text = str(err).lower()
     if "out of memory" in text or "memory limit" in text:
         return " Raise --memory-limit (or JOURNEY_SQL_MEMORY_LIMIT), or give the warehouse more memory."
+    if "serializable isolation violation" in text:  # Redshift: no advisory locks, concurrent writers collide
+        return " Another transaction (another journey-sql run?) changed these tables at the same time; run again."
     return ""
 
 

@@ -290,6 +290,53 @@ def test_a_failing_stage_leaves_the_previous_tables(
         engine.close()
 
 
+def test_ctrl_c_on_a_staging_engine_says_what_it_left(
+    fake_snowflake, rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snowflake commits DDL as it goes: Ctrl-C while building leaves the old tables; while swapping, says how many."""
+    engine = connect_engine(cli_url("INT_DB"))
+    harness = SnowflakeHarness(engine)
+    settings = Settings.create(session_timeout=20, depth=4)
+    try:
+        load_tracks(engine, rows)
+        assert apply(database="INT_DB").exit_code == 0
+        before = harness.fetch(settings)
+        load_tracks(engine, rows[:100])
+        real_execute, real_replace = SnowflakeEngine.execute, SnowflakeEngine.replace_table
+
+        def interrupted_in_stage_3(self: SnowflakeEngine, sql: str) -> None:
+            if "dbt_session_tracks__jsql_build" in sql and sql.lstrip().upper().startswith("CREATE"):
+                raise KeyboardInterrupt
+            real_execute(self, sql)
+
+        monkeypatch.setattr(SnowflakeEngine, "execute", interrupted_in_stage_3)
+        result = apply(database="INT_DB")
+        assert result.exit_code == 130, result.output
+        assert result.output.strip().splitlines()[-1] == (
+            "Error: Interrupted (Ctrl-C) while building: no tables were changed "
+            "(the __jsql_build staging tables are dropped)."
+        )
+        assert harness.fetch(settings) == before
+        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        monkeypatch.setattr(SnowflakeEngine, "execute", real_execute)
+
+        calls = []
+
+        def interrupted_third_swap(self: SnowflakeEngine, final: exp.Table, staging: exp.Table) -> None:
+            calls.append(final.name)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            real_replace(self, final, staging)
+
+        monkeypatch.setattr(SnowflakeEngine, "replace_table", interrupted_third_swap)
+        result = apply(database="INT_DB")
+        assert result.exit_code == 130, result.output
+        assert "while putting the new tables in place: 2 of 5 tables in analytics are new" in result.output
+        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+    finally:
+        engine.close()
+
+
 def test_replace_table_puts_the_old_table_back_when_the_new_one_cannot_move(fake_snowflake) -> None:
     engine = connect_engine(cli_url("SWAP_DB"))
     try:
