@@ -61,7 +61,9 @@ def redact_url(url: str) -> str:
 
 def parse_connection(url: str) -> ConnectionSpec:
     if not url or "://" not in url:
-        raise ConfigError(f"Connection {redact_url(url)!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}.")
+        raise ConfigError(
+            f"Connection {redact_url(url)!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}."
+        )
     scheme = url.split("://", 1)[0].lower()
     scheme = SCHEME_ALIASES.get(scheme, scheme)
     if scheme not in EXAMPLES:

@@ -224,8 +224,8 @@ def _build_stages(
             raise StageError(
                 stage.name,
                 f"Stage {stage.name} failed on {engine.describe()}: {first_line(err)}. "
-                f"{resource_hint(err)} No tables were changed. Run `{render_command(settings, dialect.name, stage.name)}` "
-                "to see the SQL that failed.",
+                f"{resource_hint(err)} No tables were changed. "
+                f"Run `{render_command(settings, dialect.name, stage.name)}` to see the SQL that failed.",
             ) from err
         result = StageResult(stage.name, rows, time.perf_counter() - started)
         report.stages.append(result)
@@ -288,7 +288,9 @@ def _run_in_transaction(
 def _run_with_staging(
     engine: Engine, settings: Settings, final: Relations, report: RunReport, echo: Echo, explain: Echo | None
 ) -> None:
-    staging = dataclasses.replace(Relations.for_settings(settings, suffix=STAGING_SUFFIX), real_source=final.real_source)
+    staging = dataclasses.replace(
+        Relations.for_settings(settings, suffix=STAGING_SUFFIX), real_source=final.real_source
+    )
     replaced = 0
     try:
         _build_stages(engine, settings, staging, report, echo, explain)

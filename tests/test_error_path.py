@@ -91,7 +91,9 @@ def test_an_unexpected_error_in_any_command_is_one_line(monkeypatch: pytest.Monk
         raise KeyError("dbt_tracks_flow")
 
     monkeypatch.setattr(render, "render_script", broken)
-    one_line_failure(["render"], "journey-sql failed: KeyError: 'dbt_tracks_flow'. Run again as `journey-sql --debug render")
+    one_line_failure(
+        ["render"], "journey-sql failed: KeyError: 'dbt_tracks_flow'. Run again as `journey-sql --debug render"
+    )
     result = CliRunner().invoke(cli, ["--debug", "render"])
     assert result.exit_code == 1 and "Traceback (most recent call last)" in result.output
 

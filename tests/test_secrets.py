@@ -33,7 +33,7 @@ URL_SHAPES = [
     ("postgres:{pw}@127.0.0.1:5545/postgres", "postgres:***@127.0.0.1:5545/postgres"),
     ("postgresql:/user:{pw}@db.example.com/warehouse", "postgresql:***@db.example.com/warehouse"),
     ("duckdb://user:{pw}@host", "duckdb://user:***@host"),
-    ("postgresql://analyst:{pw}@db.example.com:5432/warehouse", "postgresql://analyst:***@db.example.com:5432/warehouse"),
+    ("postgresql://analyst:{pw}@db.example.com:5432/dw", "postgresql://analyst:***@db.example.com:5432/dw"),
     ("snowflake://me:{pw}@acct/DB?warehouse=WH", "snowflake://me:***@acct/DB?warehouse=WH"),
     ("redshift://etl:{pw}@[::1/dev", "redshift://etl:***@[::1/dev"),
     ("postgresql://u@h/db?sslmode=require&password={pw}", "postgresql://u@h/db?sslmode=require&password=***"),
@@ -180,7 +180,8 @@ def test_postgres_wrong_password_from_each_variable(pg: dict[str, Any], tmp_path
 
 def test_a_short_password_does_not_mangle_the_server_message(pg: dict[str, Any], tmp_path: Path) -> None:
     # wrong for postgres_reader, whose name contains it
-    code, out = run_cli(["apply", "--connection", _url(pg, "postgres_reader")], tmp_path, {"JOURNEY_SQL_PASSWORD": "post"})
+    url = _url(pg, "postgres_reader")
+    code, out = run_cli(["apply", "--connection", url], tmp_path, {"JOURNEY_SQL_PASSWORD": "post"})
     assert_clean_failure(code, out, [], 'password authentication failed for user "postgres_reader"')
     assert "***gres" not in out
     # right for postgres_short, but the database "postgres_nowhere" does not exist
