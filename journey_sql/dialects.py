@@ -131,6 +131,8 @@ class Dialect:
     epoch_us: Callable[[exp.Expression], exp.Expression] | None
     create_or_replace: bool = True  # else DROP TABLE IF EXISTS, then CREATE TABLE AS
     table_format: str | None = None  # e.g. Spark's USING PARQUET
+    # DDL inside BEGIN ... COMMIT is all-or-nothing: `render` wraps its script in one transaction
+    transactional_ddl: bool = False
     extra_transforms: tuple[Transform, ...] = field(default=())
 
     @property
@@ -167,12 +169,13 @@ _TRINO_EPOCH = _parsed("CAST(ROUND(TO_UNIXTIME(__ts__) * 1000000) AS BIGINT)", "
 DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("duckdb", "duckdb", epoch_us=None),
+        Dialect("duckdb", "duckdb", epoch_us=None, transactional_ddl=True),
         Dialect(
             "postgres",
             "postgres",
             _parsed("CAST(EXTRACT(EPOCH FROM __ts__) * 1000000 AS BIGINT)", "postgres"),
             create_or_replace=False,
+            transactional_ddl=True,
             extra_transforms=(postgres_binary_collation,),
         ),
         Dialect(
@@ -180,6 +183,7 @@ DIALECTS: dict[str, Dialect] = {
             "redshift",
             _redshift_epoch_us,
             create_or_replace=False,
+            transactional_ddl=True,
             extra_transforms=(redshift_sized_varchar,),
         ),
         Dialect(

@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from journey_sql.engines.base import Engine, type_family
 from journey_sql.errors import JourneyError, SourceError, StageError, first_line
-from journey_sql.render import Relations, stage_select, stage_statements
+from journey_sql.render import Relations, check_names, stage_select, stage_statements
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STAGES
 
@@ -103,6 +103,7 @@ def run_pipeline(
     explain: Echo | None = None,
 ) -> RunReport:
     """Build all five tables. On failure the previous tables are left exactly as they were."""
+    check_names(settings, engine.dialect)
     final = Relations.for_settings(settings)
     if final.source.sql().lower() in {t.sql().lower() for t in final.tables.values()}:
         raise JourneyError(
@@ -157,6 +158,7 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
         raise JourneyError(
             f"--dry-run needs an engine that estimates query cost (BigQuery); {engine.dialect.name} does not."
         )
+    check_names(settings, engine.dialect)
     check_source(engine, settings)
     relations = Relations.for_settings(settings)
     schema = settings.schema.lower()

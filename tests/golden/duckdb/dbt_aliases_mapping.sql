@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_aliases_mapping: identity stitching
 CREATE OR REPLACE TABLE analytics.dbt_aliases_mapping AS
@@ -103,3 +106,5 @@ LEFT JOIN user_ids AS u
   ON u.alias = a.alias
 WHERE
   u.alias IS NULL;
+
+COMMIT;

@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_mapped_tracks: events with visitor and idle time
 CREATE OR REPLACE TABLE analytics.dbt_mapped_tracks AS
@@ -71,3 +74,5 @@ SELECT
 FROM events AS e
 INNER JOIN analytics.dbt_aliases_mapping AS m
   ON m.alias = COALESCE(e.user_id, e.anonymous_id);
+
+COMMIT;
