@@ -24,6 +24,8 @@ from sqlglot import exp
 
 from journey_sql.errors import ConfigError
 
+CANONICAL = "duckdb"  # the templates' dialect (journey_sql.dialects.CANONICAL; not imported: no cycle)
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.lower().split())
@@ -164,6 +166,8 @@ def _sqlglot_reads_back(name: str, sqlglot_dialect: str) -> bool:
     statements = [
         exp.Create(this=exp.Table(this=exp.to_identifier(name, quoted=False)), kind="SCHEMA", exists=True),
         exp.Drop(tables=[table.copy()], kind="TABLE", exists=True),
+        exp.Create(this=table.copy(), kind="TABLE", expression=exp.select("1"), replace=False),
+        exp.Create(this=table.copy(), kind="TABLE", expression=exp.select("1"), replace=True),
         exp.select("src.id").from_(table.copy().as_("src")),
     ]
     log = logging.getLogger("sqlglot")
@@ -173,7 +177,7 @@ def _sqlglot_reads_back(name: str, sqlglot_dialect: str) -> bool:
         try:
             sql = statement.sql(dialect=sqlglot_dialect)
             back = sqlglot.parse_one(sql, read=sqlglot_dialect, error_level=sqlglot.ErrorLevel.RAISE)
-        except sqlglot.errors.SqlglotError:
+        except (sqlglot.errors.SqlglotError, RecursionError):  # sqlglot recurses forever on a few keywords
             return False
         finally:
             log.setLevel(level)
@@ -208,6 +212,11 @@ def check_name(name: str, what: str, dialect_name: str, sqlglot_dialect: str, ou
         raise ConfigError(
             f"{what} {name!r} is a keyword in {dialect_name} SQL and cannot be used unquoted as a name there; "
             "choose another name."
+        )
+    if not _sqlglot_reads_back(name, CANONICAL):
+        raise ConfigError(
+            f"{what} {name!r} is a keyword in DuckDB SQL, which journey-sql's stage templates are written in "
+            "before they are translated, so it cannot be a name there; choose another name."
         )
 
 
