@@ -181,16 +181,21 @@ def apply(
     default="journey.duckdb",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="DuckDB file to create (its rudder.tracks table is replaced).",
+    help="DuckDB file to create, or one an earlier demo made. A file holding other tables is refused.",
 )
+@click.option("--force", is_flag=True, help="Replace the source table and the five tables even in a file the demo did not make.")
 @pipeline_options
 @duckdb_options
 @friendly_errors
-def demo(events: int, seed: int, database: str, threads: int | None, memory_limit: str | None, **kwargs: Any) -> None:
+def demo(
+    events: int, seed: int, database: str, force: bool, threads: int | None, memory_limit: str | None, **kwargs: Any
+) -> None:
     """Generate realistic sample RudderStack tracks in DuckDB, build every table, and summarise them."""
     from journey_sql.demo import run_demo
 
-    run_demo(database, events, seed, _settings(kwargs), threads=threads, memory_limit=memory_limit, echo=_stderr)
+    run_demo(
+        database, events, seed, _settings(kwargs), threads=threads, memory_limit=memory_limit, echo=_stderr, force=force
+    )
 
 
 @cli.command()
