@@ -165,12 +165,27 @@ def apply(
             )
         click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
         return
+    for line in summary_lines(report, settings.schema):
+        _stderr(line)
+
+
+def summary_lines(report: Any, schema: str) -> list[str]:
+    """What apply says after a run: counts, events left out by reason, and a warning when nothing was placed."""
     src = report.source
-    _stderr(
+    lines = [
         f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
-        f"{report.events_left_out:,} events left out (no id, no timestamp, or neither user_id nor anonymous_id), "
-        f"{report.events:,} events placed in {settings.schema}."
-    )
+        f"{report.events_left_out:,} events left out ({src.rows_without_id:,} rows without an id, "
+        f"{src.events_without_timestamp:,} without a usable timestamp (NULL or infinite), "
+        f"{src.events_without_identity:,} with neither user_id nor anonymous_id), "
+        f"{report.events:,} events placed in {schema}."
+    ]
+    if report.events == 0:
+        lines.append(
+            "warning: no events were placed, so the five tables are empty. "
+            "Check that --source-schema/--source-table name your RudderStack tracks table and that it has rows "
+            "with an id, a timestamp and a user_id or anonymous_id."
+        )
+    return lines
 
 
 @cli.command()

@@ -327,7 +327,7 @@ def print_summary(summary: dict[str, Any], report: RunReport, database: str, set
     src = report.source
     overview.add_row("source rows", f"{src.rows:,}")
     overview.add_row("duplicate deliveries dropped", f"{src.duplicate_deliveries:,}")
-    overview.add_row("events left out (no identity)", f"{report.events_left_out:,}")
+    overview.add_row("events left out (no id, timestamp or identity)", f"{report.events_left_out:,}")
     overview.add_row("events", f"{summary['events']:,}")
     overview.add_row("visitors", f"{summary['visitors']:,}")
     overview.add_row(f"sessions ({settings.session_timeout:g} min timeout)", f"{summary['sessions']:,}")

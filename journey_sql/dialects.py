@@ -78,6 +78,24 @@ def unquote_identifiers(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def finite_timestamps_only(tree: exp.Expression) -> exp.Expression:
+    """The templates leave out 'infinity'/'-infinity' timestamps with DuckDB's
+    isfinite(), which PostgreSQL shares. Elsewhere a timestamp is always
+    finite (and isfinite() does not exist), so the test is TRUE."""
+
+    def is_test(node: exp.Expression | None) -> bool:
+        return isinstance(node, exp.Anonymous) and node.name.lower() == "isfinite"
+
+    def visit(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.And) and is_test(node.expression):  # "x IS NOT NULL AND isfinite(x)"
+            return node.this
+        if is_test(node):
+            return exp.true()
+        return node
+
+    return tree.transform(visit)
+
+
 _AGGREGATES = (exp.Sum, exp.Count, exp.Max, exp.Min, exp.Avg)
 
 
@@ -184,12 +202,13 @@ DIALECTS: dict[str, Dialect] = {
             _redshift_epoch_us,
             create_or_replace=False,
             transactional_ddl=True,
-            extra_transforms=(redshift_sized_varchar,),
+            extra_transforms=(redshift_sized_varchar, finite_timestamps_only),
         ),
         Dialect(
             "snowflake",
             "snowflake",
             _parsed("DATE_PART(EPOCH_MICROSECOND, __ts__)", "snowflake"),
+            extra_transforms=(finite_timestamps_only,),
         ),
         Dialect(
             "bigquery",
@@ -197,13 +216,20 @@ DIALECTS: dict[str, Dialect] = {
             # the CAST is a no-op on TIMESTAMP and reads a DATETIME column as UTC:
             # BigQuery has no implicit DATETIME -> TIMESTAMP conversion
             _parsed("UNIX_MICROS(CAST(__ts__ AS TIMESTAMP))", "bigquery"),
-            extra_transforms=(bigquery_plain_window_order,),
+            extra_transforms=(bigquery_plain_window_order, finite_timestamps_only),
         ),
         # Spark's session catalog keeps Parquet tables, which cannot be REPLACEd.
-        Dialect("spark", "spark", _SPARK_EPOCH, create_or_replace=False, table_format="PARQUET"),
-        Dialect("databricks", "databricks", _SPARK_EPOCH),
-        Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False),
-        Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False),
+        Dialect(
+            "spark",
+            "spark",
+            _SPARK_EPOCH,
+            create_or_replace=False,
+            table_format="PARQUET",
+            extra_transforms=(finite_timestamps_only,),
+        ),
+        Dialect("databricks", "databricks", _SPARK_EPOCH, extra_transforms=(finite_timestamps_only,)),
+        Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False, extra_transforms=(finite_timestamps_only,)),
+        Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False, extra_transforms=(finite_timestamps_only,)),
     )
 }
 

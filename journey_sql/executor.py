@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from journey_sql.engines.base import Engine, type_family
 from journey_sql.errors import JourneyError, SourceError, StageError, first_line
-from journey_sql.render import Relations, check_names, stage_select, stage_statements
+from journey_sql.render import Relations, check_names, source_stats_select, stage_select, stage_statements
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STAGES
 
@@ -29,6 +29,9 @@ class SourceStats:
     rows: int  # rows in the source table
     rows_without_id: int  # cannot be deduplicated or ordered: left out
     distinct_ids: int
+    # events (distinct ids) whose kept copy the stages leave out, by reason
+    events_without_timestamp: int = 0  # NULL, 'infinity' or '-infinity'
+    events_without_identity: int = 0  # neither user_id nor anonymous_id (and a usable timestamp)
 
     @property
     def duplicate_deliveries(self) -> int:
@@ -89,11 +92,16 @@ def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
 
 
 def source_stats(engine: Engine, relations: Relations) -> SourceStats:
-    source = engine.sql(relations.source)
-    rows, with_id, distinct_ids = engine.query(
-        f"SELECT COUNT(*), COUNT(src.id), COUNT(DISTINCT src.id) FROM {source} AS src"
+    rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(
+        source_stats_select(engine.dialect, relations)
     )[0]
-    return SourceStats(rows=int(rows), rows_without_id=int(rows) - int(with_id), distinct_ids=int(distinct_ids))
+    return SourceStats(
+        rows=int(rows),
+        rows_without_id=int(rows) - int(with_id),
+        distinct_ids=int(distinct_ids),
+        events_without_timestamp=int(without_timestamp),
+        events_without_identity=int(without_identity),
+    )
 
 
 def run_pipeline(

@@ -83,6 +83,17 @@ def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: 
     return dialect.transpile(tree)
 
 
+def source_stats_select(dialect: Dialect, relations: Relations) -> str:
+    """The query that counts the source and what the stages will leave out, by reason, for `dialect`."""
+    template = "_source_stats.sql.j2"
+    try:
+        sql = _environment().get_template(template).render(source=relations.source.sql(CANONICAL))
+        tree = sqlglot.parse_one(sql, read=CANONICAL)
+    except (jinja2.TemplateError, sqlglot.errors.ParseError) as err:
+        raise TemplateError(f"Template {template} failed to render: {err}") from err
+    return dialect.generate(dialect.transpile(tree))
+
+
 def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:
     """The statements that build the stage's table, as SQL text without terminators."""
     select = stage_select(stage, settings, dialect, relations)

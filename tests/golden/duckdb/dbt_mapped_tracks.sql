@@ -60,6 +60,7 @@ WITH duplicate_ids AS (
   ) AS u
   WHERE
     NOT u.timestamp IS NULL
+    AND ISFINITE(u.timestamp)
     AND (
       NOT u.user_id IS NULL OR NOT u.anonymous_id IS NULL
     )
