@@ -92,9 +92,15 @@ def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
 
 
 def source_stats(engine: Engine, relations: Relations) -> SourceStats:
-    rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(
-        source_stats_select(engine.dialect, relations)
-    )[0]
+    sql = source_stats_select(engine.dialect, relations)
+    try:
+        rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(sql)[0]
+    except Exception as err:  # the driver's own error type differs per engine
+        source = relations.source.sql()
+        raise SourceError(
+            f"Reading the source {source} failed on {engine.describe()}: {first_line(err)}. No tables were changed. "
+            f"Check that every row of {source} can be read (e.g. SELECT * FROM {source})."
+        ) from err
     return SourceStats(
         rows=int(rows),
         rows_without_id=int(rows) - int(with_id),
