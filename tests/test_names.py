@@ -75,6 +75,8 @@ def test_every_name_render_accepts_parses_back(dialect: str, source_schema: str,
         RENDER_OUTCOMES[(dialect, "rejected")] += 1
         return
     RENDER_OUTCOMES[(dialect, "accepted")] += 1
+    header, first = script.splitlines()[:2]
+    assert header.startswith("-- journey-sql ") and first in ("", "BEGIN;")  # no user text escapes the comment
     read = get_dialect(dialect).sqlglot_name
     statements = [t for t in sqlglot.parse(script, read=read, error_level=sqlglot.ErrorLevel.RAISE) if t is not None]
     assert not any(isinstance(t, exp.Command) for t in statements), script
