@@ -173,11 +173,13 @@ def summary_lines(report: Any, schema: str) -> list[str]:
     """What apply says after a run: counts, events left out by reason, and a warning when nothing was placed."""
     src = report.source
     lines = [
-        f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
-        f"{report.events_left_out:,} events left out ({src.rows_without_id:,} rows without an id, "
-        f"{src.events_without_timestamp:,} without a usable timestamp (NULL or infinite), "
-        f"{src.events_without_identity:,} with neither user_id nor anonymous_id), "
-        f"{report.events:,} events placed in {schema}."
+        (
+            f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
+            f"{report.events_left_out:,} events left out ({src.rows_without_id:,} rows without an id, "
+            f"{src.events_without_timestamp:,} without a usable timestamp (NULL or infinite), "
+            f"{src.events_without_identity:,} with neither user_id nor anonymous_id), "
+            f"{report.events:,} events placed in {schema}."
+        )
     ]
     if report.events == 0:
         lines.append(
@@ -198,7 +200,9 @@ def summary_lines(report: Any, schema: str) -> list[str]:
     type=click.Path(dir_okay=False),
     help="DuckDB file to create, or one an earlier demo made. A file holding other tables is refused.",
 )
-@click.option("--force", is_flag=True, help="Replace the source table and the five tables even in a file the demo did not make.")
+@click.option(
+    "--force", is_flag=True, help="Replace the source table and the five tables even in a file the demo did not make."
+)
 @pipeline_options
 @duckdb_options
 @friendly_errors

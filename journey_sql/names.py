@@ -103,7 +103,9 @@ _BIGQUERY = _words(
 )
 
 # Spark SQL's strict non-reserved keywords: not identifiers whatever the ANSI settings.
-_SPARK = _words("anti cross except full inner intersect join lateral left minus natural on right semi setminus union using")
+_SPARK = _words(
+    "anti cross except full inner intersect join lateral left minus natural on right semi setminus union using"
+)
 
 # Trino "Reserved keywords".
 _TRINO = _words(
@@ -143,9 +145,7 @@ class NameRules:
 
 RULES: dict[str, NameRules] = {
     # DuckDB documents no limit; 255 keeps file names and messages sane.
-    "duckdb": NameRules(
-        _DUCKDB, 255, "journey-sql's cap for DuckDB", _INFO | {"pg_catalog", "temp", "system"}
-    ),
+    "duckdb": NameRules(_DUCKDB, 255, "journey-sql's cap for DuckDB", _INFO | {"pg_catalog", "temp", "system"}),
     "postgres": NameRules(_POSTGRES, 63, "PostgreSQL's NAMEDATALEN", _INFO, ("pg_",)),
     "redshift": NameRules(_REDSHIFT, 127, "Redshift's identifier limit", _INFO | {"pg_catalog"}, ("pg_",)),
     "snowflake": NameRules(_SNOWFLAKE, 255, "Snowflake's identifier limit", _INFO),

@@ -28,9 +28,7 @@ def check_identifier(value: str, what: str) -> str:
     if value == "" or value.isspace():
         raise ConfigError(f"{what} is empty; give a name, or leave the option out for its default.")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ConfigError(
-            f"{what} {value!r} contains a control character (a newline or tab?); remove it."
-        )
+        raise ConfigError(f"{what} {value!r} contains a control character (a newline or tab?); remove it.")
     if len(value) > MAX_NAME_LENGTH:
         raise ConfigError(f"{what} is {len(value)} characters long; no target allows more than {MAX_NAME_LENGTH}.")
     if not _PLAIN_NAME.fullmatch(value):

@@ -65,7 +65,9 @@ RENDER_OUTCOMES: Counter[tuple[str, str]] = Counter()
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @given(source_schema=name_strategy(), source_table=name_strategy(), schema=name_strategy())
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-def test_every_name_render_accepts_parses_back(dialect: str, source_schema: str, source_table: str, schema: str) -> None:
+def test_every_name_render_accepts_parses_back(
+    dialect: str, source_schema: str, source_table: str, schema: str
+) -> None:
     """Either a one-line ConfigError, or a script whose every statement parses back naming the tables as written."""
     try:
         s = Settings.create(source_schema=source_schema, source_table=source_table, schema=schema)
@@ -150,12 +152,12 @@ def _apply_one(harness, folded, source_schema: str, source_table: str, schema: s
         assert "\n" not in str(raised.value) and str(raised.value) == str(err)
         APPLY_OUTCOMES[("apply:" + harness.name, "rejected")] += 1
         return
-    q = lambda n: '"' + folded(n) + '"'  # noqa: E731 -- the fixture creates the name the way the engine folds it
+    q = lambda n: '"' + folded(n) + '"'  # the fixture creates the name as the engine folds it
     existing = {r[0] for r in harness.engine.query("SELECT schema_name FROM information_schema.schemata")}
     try:
         harness.load(ROWS, schema=q(source_schema), table=q(source_table))
         loaded = True
-    except Exception:  # e.g. a table in pg_catalog: the engine refuses it, so the source cannot exist
+    except Exception:  # noqa: BLE001 -- e.g. a table in pg_catalog: the engine refuses it, so the source cannot exist
         loaded = False
     try:
         report = harness.run(s)

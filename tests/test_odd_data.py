@@ -43,7 +43,9 @@ def _check(harness: Any, timeout: float, rows: list[dict[str, Any]]) -> None:
     assert (src.rows_without_id, src.duplicate_deliveries, src.events_without_timestamp, src.events_without_identity) == (
         counts["rows_without_id"], counts["duplicate_deliveries"], counts["without_timestamp"], counts["without_identity"]
     )  # fmt: skip
-    assert report.events_left_out == counts["rows_without_id"] + counts["without_timestamp"] + counts["without_identity"]
+    assert (
+        report.events_left_out == counts["rows_without_id"] + counts["without_timestamp"] + counts["without_identity"]
+    )
 
 
 @pytest.fixture(scope="module")
