@@ -216,3 +216,27 @@ def test_zz_report_name_outcomes() -> None:
     """Not a check: prints how the fuzz ended (pytest -s) for the issue's closing note."""
     for key, n in sorted({**RENDER_OUTCOMES, **APPLY_OUTCOMES}.items()):
         print(f"names fuzz {key[0]:<10} {key[1]:<14} {n}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "--dialect", "postgres", "--schema", "select"],
+        ["render", "--schema", ""],
+        ["render", "--source-table", "tracks\n"],
+        ["render", "--dialect", "postgres", "--schema", "pg_catalog"],
+        ["apply", "--connection", "duckdb:///:memory:", "--schema", "group"],
+        ["apply", "--connection", "duckdb:///:memory:", "--schema", "qualify"],
+    ],
+)
+def test_cli_rejects_a_name_in_one_line_without_a_traceback(args: list[str], tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from journey_sql.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stdout == "" or not result.stdout.strip()  # no SQL printed
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: --"), result.output
