@@ -151,12 +151,15 @@ class Dialect:
     table_format: str | None = None  # e.g. Spark's USING PARQUET
     # DDL inside BEGIN ... COMMIT is all-or-nothing: `render` wraps its script in one transaction
     transactional_ddl: bool = False
+    # timestamps can be 'infinity'/'-infinity' (and isfinite() exists); elsewhere finite_timestamps_only applies
+    infinite_timestamps: bool = False
     extra_transforms: tuple[Transform, ...] = field(default=())
 
     @property
     def transforms(self) -> tuple[Transform, ...]:
         epoch = (rewrite_epoch_us(self.epoch_us),) if self.epoch_us else ()
-        return (*epoch, unquote_identifiers, *self.extra_transforms)
+        finite = () if self.infinite_timestamps else (finite_timestamps_only,)
+        return (*epoch, unquote_identifiers, *finite, *self.extra_transforms)
 
     def transpile(self, tree: exp.Expression) -> exp.Expression:
         for transform in self.transforms:
@@ -187,13 +190,14 @@ _TRINO_EPOCH = _parsed("CAST(ROUND(TO_UNIXTIME(__ts__) * 1000000) AS BIGINT)", "
 DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("duckdb", "duckdb", epoch_us=None, transactional_ddl=True),
+        Dialect("duckdb", "duckdb", epoch_us=None, transactional_ddl=True, infinite_timestamps=True),
         Dialect(
             "postgres",
             "postgres",
             _parsed("CAST(EXTRACT(EPOCH FROM __ts__) * 1000000 AS BIGINT)", "postgres"),
             create_or_replace=False,
             transactional_ddl=True,
+            infinite_timestamps=True,
             extra_transforms=(postgres_binary_collation,),
         ),
         Dialect(
@@ -202,13 +206,12 @@ DIALECTS: dict[str, Dialect] = {
             _redshift_epoch_us,
             create_or_replace=False,
             transactional_ddl=True,
-            extra_transforms=(redshift_sized_varchar, finite_timestamps_only),
+            extra_transforms=(redshift_sized_varchar,),
         ),
         Dialect(
             "snowflake",
             "snowflake",
             _parsed("DATE_PART(EPOCH_MICROSECOND, __ts__)", "snowflake"),
-            extra_transforms=(finite_timestamps_only,),
         ),
         Dialect(
             "bigquery",
@@ -216,7 +219,7 @@ DIALECTS: dict[str, Dialect] = {
             # the CAST is a no-op on TIMESTAMP and reads a DATETIME column as UTC:
             # BigQuery has no implicit DATETIME -> TIMESTAMP conversion
             _parsed("UNIX_MICROS(CAST(__ts__ AS TIMESTAMP))", "bigquery"),
-            extra_transforms=(bigquery_plain_window_order, finite_timestamps_only),
+            extra_transforms=(bigquery_plain_window_order,),
         ),
         # Spark's session catalog keeps Parquet tables, which cannot be REPLACEd.
         Dialect(
@@ -225,11 +228,10 @@ DIALECTS: dict[str, Dialect] = {
             _SPARK_EPOCH,
             create_or_replace=False,
             table_format="PARQUET",
-            extra_transforms=(finite_timestamps_only,),
         ),
-        Dialect("databricks", "databricks", _SPARK_EPOCH, extra_transforms=(finite_timestamps_only,)),
-        Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False, extra_transforms=(finite_timestamps_only,)),
-        Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False, extra_transforms=(finite_timestamps_only,)),
+        Dialect("databricks", "databricks", _SPARK_EPOCH),
+        Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False),
+        Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False),
     )
 }
 

@@ -159,6 +159,10 @@ RULES: dict[str, NameRules] = {
 }
 
 
+# A dialect without an entry yet: only the sqlglot guard below knows its keywords.
+DEFAULT_RULES = NameRules(frozenset(), 255, "journey-sql's default cap", _INFO)
+
+
 @lru_cache(maxsize=4096)
 def _sqlglot_reads_back(name: str, sqlglot_dialect: str) -> bool:
     """Whether sqlglot writes `name` unquoted in schema and table position, and reads it back as written."""
@@ -191,7 +195,7 @@ def _sqlglot_reads_back(name: str, sqlglot_dialect: str) -> bool:
 
 def check_name(name: str, what: str, dialect_name: str, sqlglot_dialect: str, output: bool = False) -> None:
     """Raise ConfigError, with the reason, unless `name` works unquoted on the dialect."""
-    rules = RULES[dialect_name]
+    rules = RULES.get(dialect_name, DEFAULT_RULES)
     lower = name.lower()
     if lower in rules.reserved:
         raise ConfigError(

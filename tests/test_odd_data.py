@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 from click.testing import CliRunner
 from compare import assert_matches_reference
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from reference import INFINITE, compute, left_out
 from strategies import tracks
 
 from journey_sql.cli import cli
+from journey_sql.dialects import DIALECTS, get_dialect
 from journey_sql.executor import RunReport
 from journey_sql.settings import Settings
 
@@ -112,3 +114,15 @@ def test_apply_warns_when_no_event_is_placed_and_breaks_down_what_it_left_out(tm
         "0 events placed in analytics."
     ) in result.output
     assert "warning: no events were placed" in result.output
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_isfinite_only_where_timestamps_can_be_infinite(dialect: str) -> None:
+    """finite_timestamps_only: the one construct, per dialect."""
+    tree = sqlglot.parse_one("SELECT 1 FROM t WHERE t.ts IS NOT NULL AND isfinite(t.ts) AND t.a = 1", read="duckdb")
+    sql = get_dialect(dialect).generate(get_dialect(dialect).transpile(tree), pretty=False)
+    if dialect in ("duckdb", "postgres"):
+        assert "ISFINITE(t.ts)" in sql
+    else:
+        assert "ISFINITE" not in sql.upper() and "TRUE" not in sql.upper()
+        assert "NOT t.ts IS NULL AND t.a = 1" in sql or "t.ts IS NOT NULL AND t.a = 1" in sql
