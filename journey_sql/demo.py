@@ -234,13 +234,14 @@ def generate(con: Any, events: int, seed: int, schema: str = "rudder", table: st
 def check_demo_may_write(con: Any, database: str, settings: Settings) -> None:
     """Refuse a database holding tables the demo did not make: the demo never touches a user's data.
 
-    A file is the demo's own when its tables include one the demo generated
+    A file is the demo's own when its tables and views include one the demo generated
     (marked with DEMO_MARKER) and the source table to fill is that one or absent.
     An empty database is fine too. Anything else is left untouched unless --force.
     """
     rows = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() "
-        "ORDER BY schema_name, table_name"
+        "UNION ALL SELECT schema_name, view_name, comment FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal ORDER BY 1, 2"
     ).fetchall()
     if not rows:
         return

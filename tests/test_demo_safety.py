@@ -81,3 +81,16 @@ def test_demo_fills_its_own_file_again_and_force_replaces(in_tmp: Path) -> None:
     forced = runner.invoke(cli, ["demo", "--events", "500", "--force"])
     assert forced.exit_code == 0, forced.output
     assert not any(r[0].startswith("real-") for r in _rows(user))  # replaced, as --force asked
+
+
+def test_demo_refuses_a_file_with_only_a_view_and_leaves_a_non_duckdb_file_alone(in_tmp: Path) -> None:
+    con = duckdb.connect(str(in_tmp / "views.duckdb"))
+    con.execute("CREATE VIEW main.my_report AS SELECT 42 AS answer")
+    con.close()
+    result = CliRunner().invoke(cli, ["demo", "--events", "500", "--database", "views.duckdb"])
+    assert result.exit_code != 0 and "main.my_report" in result.output
+    csv = in_tmp / "journey.duckdb"
+    csv.write_text("id,name\n1,real data\n")
+    result = CliRunner().invoke(cli, ["demo", "--events", "500"])
+    assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
+    assert csv.read_text() == "id,name\n1,real data\n"
