@@ -242,12 +242,29 @@ def apply(
             )
         click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
         return
+    for line in summary_lines(report, settings.schema):
+        _stderr(line)
+
+
+def summary_lines(report: Any, schema: str) -> list[str]:
+    """What apply says after a run: counts, events left out by reason, and a warning when nothing was placed."""
     src = report.source
-    _stderr(
-        f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
-        f"{report.events_left_out:,} events left out (no id, no timestamp, or neither user_id nor anonymous_id), "
-        f"{report.events:,} events placed in {settings.schema}."
-    )
+    lines = [
+        (
+            f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
+            f"{report.events_left_out:,} events left out ({src.rows_without_id:,} rows without an id, "
+            f"{src.events_without_timestamp:,} without a usable timestamp (NULL or infinite), "
+            f"{src.events_without_identity:,} with neither user_id nor anonymous_id), "
+            f"{report.events:,} events placed in {schema}."
+        )
+    ]
+    if report.events == 0:
+        lines.append(
+            "warning: no events were placed, so the five tables are empty. "
+            "Check that --source-schema/--source-table name your RudderStack tracks table and that it has rows "
+            "with an id, a timestamp and a user_id or anonymous_id."
+        )
+    return lines
 
 
 @cli.command()
@@ -258,16 +275,23 @@ def apply(
     default="journey.duckdb",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="DuckDB file to create (its rudder.tracks table is replaced).",
+    help="DuckDB file to create, or one an earlier demo made. A file holding other tables is refused.",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace the source table and the five tables even in a file the demo did not make."
 )
 @pipeline_options
 @duckdb_options
 @friendly_errors
-def demo(events: int, seed: int, database: str, threads: int | None, memory_limit: str | None, **kwargs: Any) -> None:
+def demo(
+    events: int, seed: int, database: str, force: bool, threads: int | None, memory_limit: str | None, **kwargs: Any
+) -> None:
     """Generate realistic sample RudderStack tracks in DuckDB, build every table, and summarise them."""
     from journey_sql.demo import run_demo
 
-    run_demo(database, events, seed, _settings(kwargs), threads=threads, memory_limit=memory_limit, echo=_stderr)
+    run_demo(
+        database, events, seed, _settings(kwargs), threads=threads, memory_limit=memory_limit, echo=_stderr, force=force
+    )
 
 
 @cli.command()

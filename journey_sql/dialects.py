@@ -78,6 +78,24 @@ def unquote_identifiers(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def finite_timestamps_only(tree: exp.Expression) -> exp.Expression:
+    """The templates leave out 'infinity'/'-infinity' timestamps with DuckDB's
+    isfinite(), which PostgreSQL shares. Elsewhere a timestamp is always
+    finite (and isfinite() does not exist), so the test is TRUE."""
+
+    def is_test(node: exp.Expression | None) -> bool:
+        return isinstance(node, exp.Anonymous) and node.name.lower() == "isfinite"
+
+    def visit(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.And) and is_test(node.expression):  # "x IS NOT NULL AND isfinite(x)"
+            return node.this
+        if is_test(node):
+            return exp.true()
+        return node
+
+    return tree.transform(visit)
+
+
 _AGGREGATES = (exp.Sum, exp.Count, exp.Max, exp.Min, exp.Avg)
 
 
@@ -131,12 +149,17 @@ class Dialect:
     epoch_us: Callable[[exp.Expression], exp.Expression] | None
     create_or_replace: bool = True  # else DROP TABLE IF EXISTS, then CREATE TABLE AS
     table_format: str | None = None  # e.g. Spark's USING PARQUET
+    # DDL inside BEGIN ... COMMIT is all-or-nothing: `render` wraps its script in one transaction
+    transactional_ddl: bool = False
+    # timestamps can be 'infinity'/'-infinity' (and isfinite() exists); elsewhere finite_timestamps_only applies
+    infinite_timestamps: bool = False
     extra_transforms: tuple[Transform, ...] = field(default=())
 
     @property
     def transforms(self) -> tuple[Transform, ...]:
         epoch = (rewrite_epoch_us(self.epoch_us),) if self.epoch_us else ()
-        return (*epoch, unquote_identifiers, *self.extra_transforms)
+        finite = () if self.infinite_timestamps else (finite_timestamps_only,)
+        return (*epoch, unquote_identifiers, *finite, *self.extra_transforms)
 
     def transpile(self, tree: exp.Expression) -> exp.Expression:
         for transform in self.transforms:
@@ -167,12 +190,14 @@ _TRINO_EPOCH = _parsed("CAST(ROUND(TO_UNIXTIME(__ts__) * 1000000) AS BIGINT)", "
 DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("duckdb", "duckdb", epoch_us=None),
+        Dialect("duckdb", "duckdb", epoch_us=None, transactional_ddl=True, infinite_timestamps=True),
         Dialect(
             "postgres",
             "postgres",
             _parsed("CAST(EXTRACT(EPOCH FROM __ts__) * 1000000 AS BIGINT)", "postgres"),
             create_or_replace=False,
+            transactional_ddl=True,
+            infinite_timestamps=True,
             extra_transforms=(postgres_binary_collation,),
         ),
         Dialect(
@@ -180,6 +205,7 @@ DIALECTS: dict[str, Dialect] = {
             "redshift",
             _redshift_epoch_us,
             create_or_replace=False,
+            transactional_ddl=True,
             extra_transforms=(redshift_sized_varchar,),
         ),
         Dialect(
@@ -196,7 +222,13 @@ DIALECTS: dict[str, Dialect] = {
             extra_transforms=(bigquery_plain_window_order,),
         ),
         # Spark's session catalog keeps Parquet tables, which cannot be REPLACEd.
-        Dialect("spark", "spark", _SPARK_EPOCH, create_or_replace=False, table_format="PARQUET"),
+        Dialect(
+            "spark",
+            "spark",
+            _SPARK_EPOCH,
+            create_or_replace=False,
+            table_format="PARQUET",
+        ),
         Dialect("databricks", "databricks", _SPARK_EPOCH),
         Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False),
         Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False),

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from journey_sql.engines.base import Engine, type_family
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
-from journey_sql.render import Relations, stage_select, stage_statements
+from journey_sql.render import Relations, check_names, source_stats_select, stage_select, stage_statements
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STAGES
 
@@ -33,6 +33,9 @@ class SourceStats:
     rows: int  # rows in the source table
     rows_without_id: int  # cannot be deduplicated or ordered: left out
     distinct_ids: int
+    # events (distinct ids) whose kept copy the stages leave out, by reason
+    events_without_timestamp: int = 0  # NULL, 'infinity' or '-infinity'
+    events_without_identity: int = 0  # neither user_id nor anonymous_id (and a usable timestamp)
 
     @property
     def duplicate_deliveries(self) -> int:
@@ -118,11 +121,22 @@ def source_relations(engine: Engine, settings: Settings, relations: Relations) -
 
 
 def source_stats(engine: Engine, relations: Relations) -> SourceStats:
-    source = engine.sql(relations.source_node())
-    rows, with_id, distinct_ids = engine.query(
-        f"SELECT COUNT(*), COUNT(src.id), COUNT(DISTINCT src.id) FROM {source} AS src"
-    )[0]
-    return SourceStats(rows=int(rows), rows_without_id=int(rows) - int(with_id), distinct_ids=int(distinct_ids))
+    sql = source_stats_select(engine.dialect, relations)
+    try:
+        rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(sql)[0]
+    except Exception as err:  # the driver's own error type differs per engine
+        source = relations.source.sql()
+        raise SourceError(
+            f"Reading the source {source} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} "
+            f"No tables were changed. Check that every row of {source} can be read (e.g. SELECT * FROM {source})."
+        ) from err
+    return SourceStats(
+        rows=int(rows),
+        rows_without_id=int(rows) - int(with_id),
+        distinct_ids=int(distinct_ids),
+        events_without_timestamp=int(without_timestamp),
+        events_without_identity=int(without_identity),
+    )
 
 
 def _step(engine: Engine, what: str, action: Callable[..., Any], *args: Any) -> Any:
@@ -189,6 +203,7 @@ def run_pipeline(
     explain: Echo | None = None,
 ) -> RunReport:
     """Build all five tables. On failure the previous tables are left exactly as they were."""
+    check_names(settings, engine.dialect)
     final = Relations.for_settings(settings)
     if final.source.sql().lower() in {t.sql().lower() for t in final.tables.values()}:
         raise JourneyError(
@@ -244,6 +259,7 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
         raise JourneyError(
             f"--dry-run needs an engine that estimates query cost (BigQuery); {engine.dialect.name} does not."
         )
+    check_names(settings, engine.dialect)
     check_source(engine, settings)
     relations = Relations.for_settings(settings)
     schema = settings.schema.lower()

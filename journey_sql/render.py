@@ -108,6 +108,20 @@ def _read_real_source(tree: exp.Expression, relations: Relations) -> exp.Express
     return tree
 
 
+def source_stats_select(dialect: Dialect, relations: Relations) -> str:
+    """The query that counts the source and what the stages will leave out, by reason, for `dialect`."""
+    template = "_source_stats.sql.j2"
+    try:
+        sql = _environment().get_template(template).render(source=relations.source.sql(CANONICAL))
+        tree = sqlglot.parse_one(sql, read=CANONICAL)
+    except (jinja2.TemplateError, sqlglot.errors.ParseError) as err:
+        raise TemplateError(f"Template {template} failed to render: {err}") from err
+    tree = dialect.transpile(tree)
+    if relations.real_source is not None:
+        tree = _read_real_source(tree, relations)
+    return dialect.generate(tree)
+
+
 def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:
     """The statements that build the stage's table, as SQL text without terminators."""
     select = stage_select(stage, settings, dialect, relations)
@@ -121,16 +135,43 @@ def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relatio
         ) from err
 
 
+def check_names(settings: Settings, dialect: Dialect) -> None:
+    """Reject, with the reason, any name that would not work unquoted on `dialect` (before any SQL)."""
+    from journey_sql.names import check_settings_names
+
+    check_settings_names(settings, dialect.name, dialect.sqlglot_name)
+
+
+def create_schema_sql(schema: str, dialect: Dialect) -> str:
+    """CREATE SCHEMA IF NOT EXISTS, the name unquoted like every other (see names.py)."""
+    create = exp.Create(this=exp.Table(this=exp.to_identifier(schema, quoted=False)), kind="SCHEMA", exists=True)
+    return dialect.generate(create, pretty=False)
+
+
 def render_script(settings: Settings, dialect_name: str, stage_names: list[str] | None = None) -> str:
-    """A script for a warehouse console: every statement terminated, stages in run order."""
+    """A script for a warehouse console that runs as pasted on a fresh warehouse.
+
+    It creates the output schema first; where DDL is transactional it is one
+    transaction, so a paste builds every table or none, as `apply` does.
+    """
     dialect = get_dialect(dialect_name)
+    check_names(settings, dialect)
     relations = Relations.for_settings(settings)
     wanted = [s for s in STAGES if stage_names is None or s.name in stage_names]
-    parts = [
+    # Only validated names (letters, digits, underscores) and numbers reach the
+    # comment, so nothing in it can end the line and become SQL.
+    header = (
         f"-- journey-sql {__version__} for {dialect.name}: {settings.source_schema}.{settings.source_table} -> "
         f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}\n"
-    ]
+    )
+    assert "\n" not in header[:-1] and "\r" not in header
+    parts = [header]
+    if dialect.transactional_ddl:
+        parts.append("BEGIN;\n")
+    parts.append(f"\n{create_schema_sql(settings.schema, dialect)};\n")
     for stage in wanted:
         parts.append(f"\n-- {stage.name}: {stage.summary}\n")
         parts.extend(f"{sql};\n" for sql in stage_statements(stage, settings, dialect, relations))
+    if dialect.transactional_ddl:
+        parts.append("\nCOMMIT;\n")
     return "".join(parts)

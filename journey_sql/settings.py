@@ -16,14 +16,25 @@ MIN_DEPTH, MAX_DEPTH = 2, 50
 # case its own way (Snowflake to upper, Postgres to lower), which is how
 # RudderStack's own destinations name things. Anything else is rejected rather
 # than quoted, so a name can never smuggle SQL in or silently miss its table.
-_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# What depends on the target (reserved words, length limits, system schemas)
+# is checked by journey_sql.names where the dialect is known.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_NAME_LENGTH = 1024  # the longest any target allows (BigQuery)
 
 
 def check_identifier(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _PLAIN_NAME.match(value):
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} must be a name, got {value!r}.")
+    if value == "" or value.isspace():
+        raise ConfigError(f"{what} is empty; give a name, or leave the option out for its default.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(f"{what} {value!r} contains a control character (a newline or tab?); remove it.")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ConfigError(f"{what} is {len(value)} characters long; no target allows more than {MAX_NAME_LENGTH}.")
+    if not _PLAIN_NAME.fullmatch(value):
         raise ConfigError(
             f"{what} {value!r} is not a plain name. Use letters, digits and underscores, "
-            "starting with a letter or underscore (at most 128 characters)."
+            "starting with a letter or underscore."
         )
     return value
 
@@ -48,9 +59,9 @@ class Settings:
         depth: int | str | None = None,
     ) -> Settings:
         return cls(
-            source_schema=check_identifier(source_schema or cls.source_schema, "--source-schema"),
-            source_table=check_identifier(source_table or cls.source_table, "--source-table"),
-            schema=check_identifier(schema or cls.schema, "--schema"),
+            source_schema=check_identifier(_default(source_schema, cls.source_schema), "--source-schema"),
+            source_table=check_identifier(_default(source_table, cls.source_table), "--source-table"),
+            schema=check_identifier(_default(schema, cls.schema), "--schema"),
             session_timeout=_timeout(session_timeout),
             depth=_depth(depth),
         )
@@ -59,6 +70,11 @@ class Settings:
     def timeout_us(self) -> int:
         """The timeout in whole microseconds, the resolution every comparison uses."""
         return round(self.session_timeout * 60_000_000)
+
+
+def _default(value: str | None, default: str) -> str:
+    # None means "not given"; an empty string is a mistake, reported, not replaced
+    return default if value is None else value
 
 
 def _timeout(value: float | str | None) -> float:

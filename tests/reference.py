@@ -24,8 +24,27 @@ def epoch_us(ts: datetime) -> int:
     return (to_naive_utc(ts) - EPOCH) // timedelta(microseconds=1)
 
 
+# PostgreSQL and DuckDB timestamps can be 'infinity' or '-infinity'; the test
+# rows spell them as these strings, which sort before and after every instant.
+INFINITE = ("-infinity", "infinity")
+
+
+def finite(ts: Any) -> bool:
+    """A usable timestamp: not NULL and not infinite (docs/semantics.md, section 1)."""
+    return ts is not None and ts not in INFINITE
+
+
 def _nulls_last(value: Any) -> tuple[bool, Any]:
     return (value is None, value if value is not None else 0)
+
+
+def _timestamp_order(ts: Any) -> tuple[int, Any]:
+    """-infinity < every instant < infinity; NULL is handled by _nulls_last."""
+    if ts == "-infinity":
+        return (0, 0)
+    if ts == "infinity":
+        return (2, 0)
+    return (1, to_naive_utc(ts))
 
 
 def deduplicate(rows: list[Row]) -> list[Row]:
@@ -38,7 +57,7 @@ def deduplicate(rows: list[Row]) -> list[Row]:
     def delivery_key(r: Row) -> tuple:
         return (
             _nulls_last(to_naive_utc(r["received_at"])),
-            _nulls_last(to_naive_utc(r["timestamp"])),
+            _nulls_last(None if r["timestamp"] is None else _timestamp_order(r["timestamp"])),
             _nulls_last(r["event"]),
             _nulls_last(r["anonymous_id"]),
             _nulls_last(r["user_id"]),
@@ -51,8 +70,21 @@ def placeable(rows: list[Row]) -> list[Row]:
     return [
         r
         for r in deduplicate(rows)
-        if r["timestamp"] is not None and (r["user_id"] is not None or r["anonymous_id"] is not None)
+        if finite(r["timestamp"]) and (r["user_id"] is not None or r["anonymous_id"] is not None)
     ]
+
+
+def left_out(rows: list[Row]) -> dict[str, int]:
+    """What apply reports: rows without an id, duplicate deliveries dropped, and kept events left out by reason."""
+    kept = deduplicate(rows)
+    return {
+        "rows_without_id": sum(r["id"] is None for r in rows),
+        "duplicate_deliveries": sum(r["id"] is not None for r in rows) - len(kept),
+        "without_timestamp": sum(not finite(r["timestamp"]) for r in kept),
+        "without_identity": sum(
+            finite(r["timestamp"]) and r["user_id"] is None and r["anonymous_id"] is None for r in kept
+        ),
+    }
 
 
 @dataclass

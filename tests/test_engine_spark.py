@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -29,7 +30,7 @@ from journey_sql.connection import parse_connection
 from journey_sql.engines import connect
 from journey_sql.engines.base import type_family
 from journey_sql.engines.databricks import DatabricksEngine
-from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, StageError
+from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
 from journey_sql.executor import STAGING_SUFFIX
 from journey_sql.settings import Settings
 from journey_sql.stages import STAGES
@@ -123,17 +124,30 @@ def test_a_failed_stage_leaves_the_previous_tables(harness, spark) -> None:
     s = Settings.create()
     harness.run(s)
     before = harness.fetch(s)
-    # A view that fails at run time in stage 2 (stage 1 never reads event),
-    # after the source checks and stage 1 have passed.
+    # Stage 2 fails at run time, after the source checks and stage 1 have
+    # passed: a stray directory where its staging table's files would go.
+    warehouse = Path(spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:"))
+    stray = warehouse / "analytics.db" / f"dbt_mapped_tracks{STAGING_SUFFIX}"
+    stray.mkdir(parents=True)
+    (stray / "not-a-table.txt").write_text("left here by hand")
+    try:
+        with pytest.raises(StageError, match="Stage dbt_mapped_tracks failed on spark://local: ") as err:
+            harness.run(s)
+    finally:
+        shutil.rmtree(stray)
+    assert "An error occurred while calling" not in str(err.value)  # the Java message, not Py4J's
+    assert harness.fetch(s) == before
+    assert not [t for t in harness.engine.tables("analytics") if t.endswith(STAGING_SUFFIX)]
+
+
+def test_a_source_row_that_fails_to_read_is_one_line(harness, spark) -> None:
+    harness.load(ROWS)
     spark.sql(
         "CREATE VIEW rudder.tracks_bad AS SELECT id, anonymous_id, user_id, "
         "IF(event = 'Ärger', raise_error('boom'), event) AS event, `timestamp`, received_at FROM rudder.tracks"
     )
-    with pytest.raises(StageError, match="Stage dbt_mapped_tracks failed on spark://local: .*boom") as err:
+    with pytest.raises(SourceError, match="Reading the source rudder.tracks_bad failed on spark://local: .*boom"):
         harness.run(Settings.create(source_table="tracks_bad"))
-    assert "An error occurred while calling" not in str(err.value)  # the Java message, not Py4J's
-    assert harness.fetch(s) == before
-    assert not [t for t in harness.engine.tables("analytics") if t.endswith(STAGING_SUFFIX)]
 
 
 # -- the engine ---------------------------------------------------------------------

@@ -88,8 +88,18 @@ def test_render_all_stages_in_run_order_with_terminators() -> None:
     positions = [script.index(f"analytics.{s.name} AS") for s in STAGES]
     assert positions == sorted(positions)
     statements = [s for s in sqlglot.parse(script, read="snowflake") if s is not None]
-    assert len(statements) == 5
+    assert len(statements) == 6  # CREATE SCHEMA, then one CREATE OR REPLACE per stage
+    assert statements[0].sql("snowflake", comments=False) == "CREATE SCHEMA IF NOT EXISTS analytics"
     assert script.rstrip().endswith(";")
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_render_script_creates_the_schema_and_is_one_transaction_where_ddl_is(dialect: str) -> None:
+    lines = [line for line in render_script(DEFAULT, dialect).splitlines() if line and not line.startswith("--")]
+    transactional = dialect in ("duckdb", "postgres", "redshift")
+    assert lines[0] == ("BEGIN;" if transactional else "CREATE SCHEMA IF NOT EXISTS analytics;")
+    assert (lines[-1] == "COMMIT;") == transactional
+    assert "CREATE SCHEMA IF NOT EXISTS analytics;" in lines[:2]
 
 
 def test_postgres_replaces_with_drop_then_create() -> None:

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_tracks_flow: each event with the events that follow it
 DROP TABLE IF EXISTS analytics.dbt_tracks_flow;
 CREATE TABLE analytics.dbt_tracks_flow AS

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_track_facts: events with session and sequence number
 CREATE OR REPLACE TABLE analytics.dbt_track_facts AS
 WITH flagged AS (

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_mapped_tracks: events with visitor and idle time
 CREATE OR REPLACE TABLE analytics.dbt_mapped_tracks AS
 WITH duplicate_ids AS (

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_session_tracks: sessions
 CREATE OR REPLACE TABLE analytics.dbt_session_tracks AS
 WITH session_starts AS (

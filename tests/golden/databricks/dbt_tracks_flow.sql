@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_tracks_flow: each event with the events that follow it
 CREATE OR REPLACE TABLE analytics.dbt_tracks_flow AS
 SELECT

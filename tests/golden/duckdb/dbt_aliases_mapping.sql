@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_aliases_mapping: identity stitching
 CREATE OR REPLACE TABLE analytics.dbt_aliases_mapping AS
@@ -57,6 +60,7 @@ WITH duplicate_ids AS (
   ) AS u
   WHERE
     NOT u.timestamp IS NULL
+    AND ISFINITE(u.timestamp)
     AND (
       NOT u.user_id IS NULL OR NOT u.anonymous_id IS NULL
     )
@@ -103,3 +107,5 @@ LEFT JOIN user_ids AS u
   ON u.alias = a.alias
 WHERE
   u.alias IS NULL;
+
+COMMIT;

@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_mapped_tracks: events with visitor and idle time
 CREATE OR REPLACE TABLE analytics.dbt_mapped_tracks AS
@@ -57,6 +60,7 @@ WITH duplicate_ids AS (
   ) AS u
   WHERE
     NOT u.timestamp IS NULL
+    AND ISFINITE(u.timestamp)
     AND (
       NOT u.user_id IS NULL OR NOT u.anonymous_id IS NULL
     )
@@ -71,3 +75,5 @@ SELECT
 FROM events AS e
 INNER JOIN analytics.dbt_aliases_mapping AS m
   ON m.alias = COALESCE(e.user_id, e.anonymous_id);
+
+COMMIT;

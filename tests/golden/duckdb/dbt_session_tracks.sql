@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_session_tracks: sessions
 CREATE OR REPLACE TABLE analytics.dbt_session_tracks AS
@@ -27,3 +30,5 @@ SELECT
   n.session_sequence_number,
   n.next_session_start_at
 FROM numbered AS n;
+
+COMMIT;

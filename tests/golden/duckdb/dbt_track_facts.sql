@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_track_facts: events with session and sequence number
 CREATE OR REPLACE TABLE analytics.dbt_track_facts AS
@@ -53,3 +56,5 @@ FROM numbered AS n
 INNER JOIN session_openings AS o
   ON o.dbt_visitor_id = n.dbt_visitor_id
   AND o.session_sequence_number = n.session_sequence_number;
+
+COMMIT;

@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_aliases_mapping: identity stitching
 DROP TABLE IF EXISTS analytics.dbt_aliases_mapping;
@@ -58,6 +61,7 @@ WITH duplicate_ids AS (
   ) AS u
   WHERE
     NOT u.timestamp IS NULL
+    AND ISFINITE(u.timestamp)
     AND (
       NOT u.user_id IS NULL OR NOT u.anonymous_id IS NULL
     )
@@ -107,3 +111,5 @@ LEFT JOIN user_ids AS u
   ON u.alias = a.alias
 WHERE
   u.alias IS NULL;
+
+COMMIT;

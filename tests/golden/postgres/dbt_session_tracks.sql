@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_session_tracks: sessions
 DROP TABLE IF EXISTS analytics.dbt_session_tracks;
@@ -34,3 +37,5 @@ SELECT
   n.session_sequence_number,
   n.next_session_start_at
 FROM numbered AS n;
+
+COMMIT;

@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_track_facts: events with session and sequence number
 DROP TABLE IF EXISTS analytics.dbt_track_facts;
@@ -57,3 +60,5 @@ FROM numbered AS n
 INNER JOIN session_openings AS o
   ON o.dbt_visitor_id = n.dbt_visitor_id
   AND o.session_sequence_number = n.session_sequence_number;
+
+COMMIT;

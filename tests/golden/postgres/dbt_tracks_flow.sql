@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_tracks_flow: each event with the events that follow it
 DROP TABLE IF EXISTS analytics.dbt_tracks_flow;
@@ -14,3 +17,5 @@ SELECT
   LEAD(f.event, 3) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_4,
   LEAD(f.event, 4) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_5
 FROM analytics.dbt_track_facts AS f;
+
+COMMIT;

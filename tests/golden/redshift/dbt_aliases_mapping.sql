@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_aliases_mapping: identity stitching
 DROP TABLE IF EXISTS analytics.dbt_aliases_mapping;
@@ -107,3 +110,5 @@ LEFT JOIN user_ids AS u
   ON u.alias = a.alias
 WHERE
   u.alias IS NULL;
+
+COMMIT;

@@ -1,3 +1,6 @@
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_mapped_tracks: events with visitor and idle time
 DROP TABLE IF EXISTS analytics.dbt_mapped_tracks;
@@ -74,3 +77,5 @@ SELECT
 FROM events AS e
 INNER JOIN analytics.dbt_aliases_mapping AS m
   ON m.alias = COALESCE(e.user_id, e.anonymous_id);
+
+COMMIT;

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_aliases_mapping: identity stitching
 CREATE OR REPLACE TABLE analytics.dbt_aliases_mapping AS
 WITH duplicate_ids AS (

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_aliases_mapping: identity stitching
 DROP TABLE IF EXISTS analytics.dbt_aliases_mapping;
 CREATE TABLE analytics.dbt_aliases_mapping

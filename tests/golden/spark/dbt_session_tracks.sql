@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_session_tracks: sessions
 DROP TABLE IF EXISTS analytics.dbt_session_tracks;
 CREATE TABLE analytics.dbt_session_tracks

@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_mapped_tracks: events with visitor and idle time
 DROP TABLE IF EXISTS analytics.dbt_mapped_tracks;
 CREATE TABLE analytics.dbt_mapped_tracks AS

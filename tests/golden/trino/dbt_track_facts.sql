@@ -1,4 +1,6 @@
 
+CREATE SCHEMA IF NOT EXISTS analytics;
+
 -- dbt_track_facts: events with session and sequence number
 DROP TABLE IF EXISTS analytics.dbt_track_facts;
 CREATE TABLE analytics.dbt_track_facts AS
