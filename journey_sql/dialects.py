@@ -185,9 +185,13 @@ def clickhouse_table_properties(table: exp.Table) -> list[exp.Expression]:
     source's Nullable types (and NULLs where the source has them), which
     MergeTree accepts only with allow_nullable_key = 1."""
     keys = CLICKHOUSE_ORDER_BY.get(table.name.lower().split("__", 1)[0], ())
-    key: exp.Expression = (
-        exp.Tuple(expressions=[exp.column(k) for k in keys]) if keys else exp.Anonymous(this="tuple", expressions=[])
-    )
+    key: exp.Expression
+    if not keys:
+        key = exp.Anonymous(this="tuple", expressions=[])
+    elif len(keys) == 1:  # a one-element tuple would read back as parentheses
+        key = exp.column(keys[0])
+    else:
+        key = exp.Tuple(expressions=[exp.column(k) for k in keys])
     properties: list[exp.Expression] = [
         exp.EngineProperty(this=exp.to_identifier("MergeTree")),
         exp.Order(expressions=[exp.Ordered(this=key, nulls_first=False)]),

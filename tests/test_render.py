@@ -73,6 +73,7 @@ def test_no_dialect_minute_diff_functions(dialect: str) -> None:
         ("spark", "UNIX_MICROS("),
         ("databricks", "UNIX_MICROS("),
         ("trino", "TO_UNIXTIME("),
+        ("clickhouse", "toUnixTimestamp64Micro(toDateTime64("),
         ("duckdb", "EPOCH_US("),
     ],
 )
