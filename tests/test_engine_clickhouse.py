@@ -278,6 +278,25 @@ def test_an_unreachable_server_is_one_line_without_the_password(monkeypatch) -> 
     assert "\n" not in message and "s3cret-pw" not in message
 
 
+def test_a_dbt_clickhouse_profile_becomes_a_server_url(tmp_path: Path) -> None:
+    from journey_sql.targets import from_profile
+
+    profiles = tmp_path / "profiles.yml"
+    profiles.write_text(
+        "ch:\n  target: prod\n  outputs:\n"
+        "    prod: {type: clickhouse, host: ch.example.com, user: analyst, password: pw1, secure: true, "
+        "schema: journeys, connect_timeout: 7}\n"
+        "    native: {type: clickhouse, driver: native, host: h, port: 9000, schema: s}\n"
+    )
+    target = from_profile("ch", path=profiles)
+    assert target.url == "clickhouse://analyst@ch.example.com:8443?secure=true&connect_timeout=7"
+    assert target.secrets == {"password": "pw1"} and target.defaults == {"schema": "journeys"}
+    args, _ = connect_args(parse_connection(target.url))
+    assert (args["port"], args["secure"], args["connect_timeout"]) == (8443, True, 7)
+    with pytest.raises(ConfigError, match="driver: http"):
+        from_profile("ch", "native", path=profiles)
+
+
 class ChdbAsClient:
     """clickhouse-connect's Client surface (command, query().result_rows, close) answered by chdb,
     so the server engine's own statements run on a real ClickHouse."""
@@ -359,3 +378,41 @@ def test_readme_chdb_example_gives_the_duckdb_tables(tmp_path: Path) -> None:
     )
     same = subprocess.run([sys.executable, "-c", compare], cwd=tmp_path, capture_output=True, text=True)
     assert same.stdout.strip() == "same", same.stderr
+
+
+# -- the CLI ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("chdb:///no/such/dir/data", "Error: Cannot open chdb directory 'no/such/dir/data'"),
+        ("clickhouse://analyst@127.0.0.1:1/db?connect_timeout=2", "Error: Cannot connect to ClickHouse clickhouse://"),
+        ("chdb://relative", "Error: chdb connection 'chdb://relative' needs a path"),
+    ],
+)
+def test_cli_errors_are_one_line(url: str, message: str, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from journey_sql.cli import cli
+
+    if url.startswith("clickhouse"):
+        pytest.importorskip("clickhouse_connect")
+    monkeypatch.setenv("CLICKHOUSE_PASSWORD", "pw-not-shown")
+    result = CliRunner().invoke(cli, ["apply", "--connection", url])
+    assert result.exit_code != 0
+    assert result.output.startswith(message), result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output and "pw-not-shown" not in result.output
+
+
+def test_render_for_clickhouse_parses_as_five_statements() -> None:
+    from click.testing import CliRunner
+
+    from journey_sql.cli import cli
+
+    result = CliRunner().invoke(cli, ["render", "--dialect", "clickhouse"])
+    assert result.exit_code == 0, result.output
+    statements = [s for s in sqlglot.parse(result.output, read="clickhouse") if s is not None]
+    assert [s.this.name for s in statements] == [
+        "dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow"
+    ]

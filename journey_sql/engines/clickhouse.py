@@ -22,6 +22,7 @@ ClickHouse names are case-sensitive: the catalog lookups match them exactly.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,9 @@ class ChdbEngine(_ClickHouse):
             ) from None
         return cls(spec, con)
 
+    def describe(self) -> str:
+        return f"chdb:///{self.spec.path}"  # a path holds no secret; URL parsing would mangle :memory:
+
     def execute(self, sql: str) -> None:
         cur = self.con.cursor()
         try:
@@ -215,6 +219,9 @@ class ClickHouseEngine(_ClickHouse):
     def connect(cls, spec: ConnectionSpec, **_: Any) -> ClickHouseEngine:
         args, secrets = connect_args(spec)
         driver = import_driver("clickhouse_connect", "clickhouse")
+        # It logs every failed request with a traceback before raising; the
+        # error it raises is reported on one line below.
+        logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
         try:
             client = driver.get_client(**args)
         except Exception as err:  # noqa: BLE001 - clickhouse-connect raises its own errors and OSError alike
