@@ -122,7 +122,8 @@ class ChdbEngine(_ClickHouse):
         chdb = import_driver("chdb", "chdb")
         try:
             # A zone-less DateTime means UTC in this session, as everywhere in journey-sql.
-            con = chdb.connect(f"{path}?session_timezone=UTC")
+            # progress=off: chdb would draw its progress bar on our stderr
+            con = chdb.connect(f"{path}?session_timezone=UTC&progress=off")
         except Exception as err:  # noqa: BLE001 - chdb raises RuntimeError and its own ChdbError
             raise ConnectionError_(
                 f"Cannot open chdb database {spec.redacted()}: {first_line(err)}. chdb holds one data directory "
