@@ -145,7 +145,9 @@ def clickhouse_null_padded_shifts(tree: exp.Expression) -> exp.Expression:
         window.set("this", exp.Anonymous(this=name, expressions=args))
         window.set(
             "spec",
-            exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"),
+            exp.WindowSpec(
+                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"
+            ),
         )
     return tree
 
@@ -300,7 +302,15 @@ DIALECTS: dict[str, Dialect] = {
     )
 }
 
-ALIASES = {"ch": "clickhouse", "chdb": "clickhouse", "postgresql": "postgres", "pg": "postgres", "bq": "bigquery", "sf": "snowflake", "presto": "trino"}
+ALIASES = {
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "bq": "bigquery",
+    "sf": "snowflake",
+    "presto": "trino",
+    "ch": "clickhouse",
+    "chdb": "clickhouse",
+}
 
 
 def get_dialect(name: str) -> Dialect:

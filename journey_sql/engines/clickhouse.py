@@ -153,6 +153,7 @@ class ChdbEngine(_ClickHouse):
         self.con.close()
 
 
+DEFAULT_SEND_RECEIVE_TIMEOUT = 3600
 PARAMS = ("secure", "verify", "connect_timeout", "send_receive_timeout")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -174,7 +175,9 @@ def connect_args(spec: ConnectionSpec) -> tuple[dict[str, Any], list[str]]:
             f"Supported: {', '.join(PARAMS)}."
         )
     if not spec.host:
-        raise ConfigError(f"ClickHouse connection {spec.redacted()} lacks a host: clickhouse://USER@HOST:8123/DATABASE.")
+        raise ConfigError(
+            f"ClickHouse connection {spec.redacted()} lacks a host: clickhouse://USER@HOST:8123/DATABASE."
+        )
     if "/" in spec.path:
         raise ConfigError(f"ClickHouse connection {spec.redacted()}: the path is one database name, not {spec.path!r}.")
     params = spec.params
@@ -187,6 +190,8 @@ def connect_args(spec: ConnectionSpec) -> tuple[dict[str, Any], list[str]]:
         "secure": secure,
         # lets an administrator find journey-sql's queries in system.query_log
         "client_name": "journey-sql",
+        # one stage is one long HTTP request; the driver's 300 s would cut a big build short
+        "send_receive_timeout": DEFAULT_SEND_RECEIVE_TIMEOUT,
     }
     if spec.path:
         args["database"] = spec.path
