@@ -230,6 +230,30 @@ def test_a_rerun_exchanges_tables_and_a_failed_run_keeps_the_old_ones(ch, demo_r
     assert not [t for t in ch.engine.tables("journeys_swap") if "__" in t]
 
 
+@needs_chdb
+def test_a_database_that_cannot_swap_tables_is_refused_before_any_stage(ch) -> None:
+    from journey_sql.errors import JourneyError
+
+    ch.load([])
+    ch.engine.execute("CREATE DATABASE IF NOT EXISTS journeys_mem ENGINE = Memory")
+    with pytest.raises(JourneyError, match="Database journeys_mem uses ClickHouse's Memory database engine"):
+        run_pipeline(ch.engine, Settings.create(schema="journeys_mem"))
+    assert ch.engine.tables("journeys_mem") == []
+
+
+@needs_chdb
+def test_a_failed_swap_is_one_line_and_keeps_the_table(ch) -> None:
+    from journey_sql.errors import JourneyError
+
+    ch.engine.execute("CREATE DATABASE IF NOT EXISTS journeys_x")
+    ch.engine.execute("CREATE OR REPLACE TABLE journeys_x.t ENGINE = MergeTree ORDER BY tuple() AS SELECT 1 AS x")
+    final, missing = sqlglot.exp.table_("t", db="journeys_x"), sqlglot.exp.table_("t__jsql_build", db="journeys_x")
+    with pytest.raises(JourneyError, match=r"^Putting journeys_x.t in place failed on chdb:///.*previous rows") as info:
+        ch.engine.replace_table(final, missing)
+    assert "\n" not in str(info.value)
+    assert ch.engine.query("SELECT x FROM journeys_x.t") == [(1,)]
+
+
 # -- the clickhouse-connect server engine ----------------------------------------
 
 

@@ -31,8 +31,10 @@ from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
+from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 
+# Database engines that can EXCHANGE TABLES (chdb's default database is Overlay).
+SWAPPING_DATABASE_ENGINES = ("Atomic", "Replicated", "Shared", "Overlay")
 # Type wrappers that say nothing about the family: Nullable(String) is a string.
 _WRAPPER = re.compile(r"^(Nullable|LowCardinality)\((.*)\)$")
 
@@ -71,8 +73,16 @@ class _ClickHouse(Engine):
         return {name: unwrap_type(str(dtype)) for name, dtype in rows} or None
 
     def create_schema(self, schema: str) -> None:
-        # the default database engine, Atomic, is what EXCHANGE TABLES needs
+        """Create the database (Atomic, ClickHouse's default engine) or make sure an existing one can swap tables."""
         self.execute(f"CREATE DATABASE IF NOT EXISTS {self.sql(exp.to_identifier(schema))}")
+        rows = self.query(f"SELECT engine FROM system.databases WHERE name = {_literal(schema)}")
+        engine = rows[0][0] if rows else "?"
+        if engine not in SWAPPING_DATABASE_ENGINES:
+            raise JourneyError(
+                f"Database {schema} uses ClickHouse's {engine} database engine, which cannot EXCHANGE TABLES; "
+                f"choose another --schema (journey-sql creates it as Atomic) or one with engine "
+                f"{', '.join(SWAPPING_DATABASE_ENGINES)}."
+            )
 
     def _exists(self, table: exp.Table) -> bool:
         return bool(
@@ -83,11 +93,17 @@ class _ClickHouse(Engine):
 
     def replace_table(self, final: exp.Table, staging: exp.Table) -> None:
         """One atomic step: readers see the old table or the new one, never none."""
-        if self._exists(final):
-            self.execute(f"EXCHANGE TABLES {self.sql(staging)} AND {self.sql(final)}")
-            self.drop_table(staging)  # now the previous table
-        else:
-            self.execute(f"RENAME TABLE {self.sql(staging)} TO {self.sql(final)}")
+        try:
+            if self._exists(final):
+                self.execute(f"EXCHANGE TABLES {self.sql(staging)} AND {self.sql(final)}")
+            else:
+                self.execute(f"RENAME TABLE {self.sql(staging)} TO {self.sql(final)}")
+        except Exception as err:  # noqa: BLE001 - each driver has its own error type
+            raise JourneyError(
+                f"Putting {self.sql(final)} in place failed on {self.describe()}: {first_line(err)}. It still "
+                "holds its previous rows; tables listed before it were already replaced. Run apply again."
+            ) from None
+        self.drop_table(staging)  # the previous table, after an exchange
 
     def explain(self, sql: str) -> str:
         return "\n".join(str(row[0]) for row in self.query(f"EXPLAIN {sql}"))
