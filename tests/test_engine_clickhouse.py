@@ -185,6 +185,17 @@ def test_output_columns_keep_nulls_and_tables_are_mergetree(ch, demo_rows) -> No
 
 
 @needs_chdb
+def test_the_chdb_session_counts_distinct_exactly_and_reads_utc(ch) -> None:
+    settings = dict(
+        ch.engine.query(
+            "SELECT name, value FROM system.settings "
+            "WHERE name IN ('count_distinct_implementation', 'session_timezone')"
+        )
+    )
+    assert settings == {"count_distinct_implementation": "uniqExact", "session_timezone": "UTC"}
+
+
+@needs_chdb
 def test_source_check_reads_clickhouse_types(ch) -> None:
     ch.load([])
     assert check_source(ch.engine, Settings.create())["timestamp"] == "DateTime64(6, 'UTC')"
@@ -268,6 +279,7 @@ def test_connect_args_from_the_url(monkeypatch) -> None:
         "secure": True,
         "client_name": "journey-sql",
         "send_receive_timeout": 3600,
+        "settings": {"count_distinct_implementation": "uniqExact"},
         "database": "events",
         "connect_timeout": 5,
         "password": "s3cret",

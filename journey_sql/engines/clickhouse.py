@@ -33,6 +33,10 @@ from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import Engine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 
+# For every query of a session. The executor counts duplicate deliveries with
+# COUNT(DISTINCT id), which a server profile may have pointed at the
+# approximate uniq(); the count must be exact.
+SESSION_SETTINGS = {"count_distinct_implementation": "uniqExact"}
 # Database engines that can EXCHANGE TABLES (chdb's default database is Overlay).
 SWAPPING_DATABASE_ENGINES = ("Atomic", "Replicated", "Shared", "Overlay")
 # Type wrappers that say nothing about the family: Nullable(String) is a string.
@@ -139,7 +143,8 @@ class ChdbEngine(_ClickHouse):
         try:
             # A zone-less DateTime means UTC in this session, as everywhere in journey-sql.
             # progress=off: chdb would draw its progress bar on our stderr
-            con = chdb.connect(f"{path}?session_timezone=UTC&progress=off")
+            settings = "&".join(f"{k}={v}" for k, v in SESSION_SETTINGS.items())
+            con = chdb.connect(f"{path}?session_timezone=UTC&progress=off&{settings}")
         except Exception as err:  # noqa: BLE001 - chdb raises RuntimeError and its own ChdbError
             raise ConnectionError_(
                 f"Cannot open chdb database {spec.redacted()}: {first_line(err)}. chdb holds one data directory "
@@ -208,6 +213,7 @@ def connect_args(spec: ConnectionSpec) -> tuple[dict[str, Any], list[str]]:
         "client_name": "journey-sql",
         # one stage is one long HTTP request; the driver's 300 s would cut a big build short
         "send_receive_timeout": DEFAULT_SEND_RECEIVE_TIMEOUT,
+        "settings": dict(SESSION_SETTINGS),
     }
     if spec.path:
         args["database"] = spec.path
