@@ -20,6 +20,8 @@ EXAMPLES: dict[str, str] = {
     "bigquery": "bigquery://PROJECT?location=US",
     "spark": "spark://local",
     "databricks": "databricks://HOST/HTTP_PATH",
+    "chdb": "chdb:///relative/dir, chdb:////abs/dir or chdb:///:memory:",
+    "clickhouse": "clickhouse://USER@HOST:8123/DATABASE",
 }
 SCHEME_ALIASES = {"postgres": "postgresql"}
 
@@ -71,8 +73,8 @@ def parse_connection(url: str) -> ConnectionSpec:
             f"Unknown connection type {scheme!r} in {redact_url(url)!r}.{did_you_mean(scheme, EXAMPLES)} "
             f"Supported: {', '.join(EXAMPLES)}."
         )
-    if scheme == "duckdb":
-        return _duckdb(url)
+    if scheme in ("duckdb", "chdb"):
+        return _duckdb(url, scheme)
     try:
         parts = urlsplit(url)
         password = parts.password
@@ -98,11 +100,13 @@ def parse_connection(url: str) -> ConnectionSpec:
     )
 
 
-def _duckdb(url: str) -> ConnectionSpec:
+def _duckdb(url: str, scheme: str = "duckdb") -> ConnectionSpec:
+    """A local database: scheme:///relative, scheme:////absolute or scheme:///:memory: (DuckDB and chdb)."""
+    what = {"duckdb": "DuckDB", "chdb": "chdb"}[scheme]
     rest = url.split("://", 1)[1]
     if not rest.startswith("/") or rest == "/":
-        raise ConfigError(f"DuckDB connection {redact_url(url)!r} needs a path: {EXAMPLES['duckdb']}.")
+        raise ConfigError(f"{what} connection {redact_url(url)!r} needs a path: {EXAMPLES[scheme]}.")
     path, _, query = rest[1:].partition("?")
     if not path:
-        raise ConfigError(f"DuckDB connection {redact_url(url)!r} needs a path: {EXAMPLES['duckdb']}.")
-    return ConnectionSpec(scheme="duckdb", path=path, params=dict(parse_qsl(query)), url=url)
+        raise ConfigError(f"{what} connection {redact_url(url)!r} needs a path: {EXAMPLES[scheme]}.")
+    return ConnectionSpec(scheme=scheme, path=path, params=dict(parse_qsl(query)), url=url)

@@ -140,6 +140,91 @@ def redshift_sized_varchar(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+# -- ClickHouse -------------------------------------------------------------------
+
+# ClickHouse's lag/lead (new in 24.x/25.x) and the older lagInFrame/leadInFrame
+# return the column type's default ('' or 0) past the partition's edge, where
+# the standard gives NULL; and *InFrame stop at the window frame, which by
+# default ends at the current row. So each becomes *InFrame over the whole
+# partition (present in every ClickHouse since 21.x), on toNullable(x): the
+# default of a Nullable type is NULL.
+_CLICKHOUSE_SHIFTS = {exp.Lag: "lagInFrame", exp.Lead: "leadInFrame"}
+
+
+def clickhouse_null_padded_shifts(tree: exp.Expression) -> exp.Expression:
+    for window in list(tree.find_all(exp.Window)):
+        shift = window.this
+        name = _CLICKHOUSE_SHIFTS.get(type(shift))
+        if name is None:
+            continue
+        args: list[exp.Expression] = [exp.Anonymous(this="toNullable", expressions=[shift.this.copy()])]
+        if shift.args.get("offset") is not None:
+            args.append(shift.args["offset"].copy())
+        window.set("this", exp.Anonymous(this=name, expressions=args))
+        window.set(
+            "spec",
+            exp.WindowSpec(
+                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"
+            ),
+        )
+    return tree
+
+
+def clickhouse_join_use_nulls(tree: exp.Expression) -> exp.Expression:
+    """ClickHouse fills the missing side of a LEFT JOIN with the column type's
+    default ('' for String) instead of NULL, which breaks the `d.id IS NULL`
+    anti-joins and COALESCE over unmatched rows. join_use_nulls = 1 restores
+    SQL's NULLs. In the query's trailing SETTINGS it applies to the whole query,
+    CTEs and every UNION branch included, and keeps `render` output correct
+    when pasted into any client. Stages without a LEFT JOIN do without it."""
+    if not any(join.side == "LEFT" for join in tree.find_all(exp.Join)):
+        return tree
+    last = tree
+    while isinstance(last, exp.SetOperation):
+        last = last.expression
+    setting = exp.EQ(this=exp.column("join_use_nulls"), expression=exp.Literal.number(1))
+    last.set("settings", [*(last.args.get("settings") or []), setting])
+    return tree
+
+
+# MergeTree tables need a sorting key. Each table is sorted by what a reader
+# looks up: a visitor's events in time, a session's steps, an alias. Tables
+# not listed here (and staging copies are matched by their stage's name) get
+# ORDER BY tuple(): no key, rows in insertion order.
+CLICKHOUSE_ORDER_BY: dict[str, tuple[str, ...]] = {
+    "dbt_aliases_mapping": ("alias",),
+    "dbt_mapped_tracks": ("dbt_visitor_id", "timestamp", "event_id"),
+    "dbt_session_tracks": ("dbt_visitor_id", "session_start_at"),
+    "dbt_track_facts": ("dbt_visitor_id", "timestamp", "event_id"),
+    "dbt_tracks_flow": ("session_id", "track_sequence_number"),
+}
+
+
+def clickhouse_table_properties(table: exp.Table) -> list[exp.Expression]:
+    """ENGINE = MergeTree with the table's sorting key. The key columns carry the
+    source's Nullable types (and NULLs where the source has them), which
+    MergeTree accepts only with allow_nullable_key = 1."""
+    keys = CLICKHOUSE_ORDER_BY.get(table.name.lower().split("__", 1)[0], ())
+    key: exp.Expression
+    if not keys:
+        key = exp.Anonymous(this="tuple", expressions=[])
+    elif len(keys) == 1:  # a one-element tuple would read back as parentheses
+        key = exp.column(keys[0])
+    else:
+        key = exp.Tuple(expressions=[exp.column(k) for k in keys])
+    properties: list[exp.Expression] = [
+        exp.EngineProperty(this=exp.to_identifier("MergeTree")),
+        exp.Order(expressions=[exp.Ordered(this=key, nulls_first=False)]),
+    ]
+    if keys:
+        properties.append(
+            exp.SettingsProperty(
+                expressions=[exp.EQ(this=exp.column("allow_nullable_key"), expression=exp.Literal.number(1))]
+            )
+        )
+    return properties
+
+
 @dataclass(frozen=True)
 class Dialect:
     """One target. `sqlglot_name` is what sqlglot calls it; the rest is how it differs."""
@@ -154,6 +239,8 @@ class Dialect:
     # timestamps can be 'infinity'/'-infinity' (and isfinite() exists); elsewhere finite_timestamps_only applies
     infinite_timestamps: bool = False
     extra_transforms: tuple[Transform, ...] = field(default=())
+    # properties of each created table (ClickHouse's ENGINE and ORDER BY), from its name
+    table_properties: Callable[[exp.Table], list[exp.Expression]] | None = None
 
     @property
     def transforms(self) -> tuple[Transform, ...]:
@@ -171,11 +258,12 @@ class Dialect:
 
     def create_table_as(self, table: exp.Table, select: exp.Expression) -> list[exp.Expression]:
         """Statements that (re)create `table` from `select`."""
-        properties = (
-            exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this=self.table_format))])
-            if self.table_format
-            else None
-        )
+        props: list[exp.Expression] = []
+        if self.table_format:
+            props.append(exp.FileFormatProperty(this=exp.Var(this=self.table_format)))
+        if self.table_properties:
+            props.extend(self.table_properties(table))
+        properties = exp.Properties(expressions=props) if props else None
         create = exp.Create(
             this=table.copy(), kind="TABLE", expression=select, replace=self.create_or_replace, properties=properties
         )
@@ -230,12 +318,31 @@ DIALECTS: dict[str, Dialect] = {
             table_format="PARQUET",
         ),
         Dialect("databricks", "databricks", _SPARK_EPOCH),
+        Dialect(
+            "clickhouse",
+            "clickhouse",
+            # toDateTime64 reads DateTime, DateTime64 of any precision and zone,
+            # and Nullable ones, as the same instant; a column without a zone
+            # holds the instant ClickHouse parsed it as (UTC on a UTC server).
+            _parsed("toUnixTimestamp64Micro(toDateTime64(__ts__, 6, 'UTC'))", "clickhouse"),
+            # CREATE OR REPLACE is one atomic swap on Atomic databases (the default engine)
+            extra_transforms=(clickhouse_null_padded_shifts, clickhouse_join_use_nulls),
+            table_properties=clickhouse_table_properties,
+        ),
         Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False),
         Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False),
     )
 }
 
-ALIASES = {"postgresql": "postgres", "pg": "postgres", "bq": "bigquery", "sf": "snowflake", "presto": "trino"}
+ALIASES = {
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "bq": "bigquery",
+    "sf": "snowflake",
+    "presto": "trino",
+    "ch": "clickhouse",
+    "chdb": "clickhouse",
+}
 
 
 def get_dialect(name: str) -> Dialect:

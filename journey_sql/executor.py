@@ -238,7 +238,7 @@ def _build_stages(
         except Exception as err:  # the driver's own error type differs per engine
             raise StageError(
                 stage.name,
-                f"Stage {stage.name} failed on {engine.describe()}: {first_line(err)}. "
+                f"Stage {stage.name} failed on {engine.describe()}: {first_line(err)}."
                 f"{resource_hint(err)} No tables were changed. "
                 f"Run `{render_command(settings, dialect.name, stage.name)}` to see the SQL that failed.",
             ) from err

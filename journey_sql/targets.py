@@ -219,6 +219,22 @@ def _spark(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return "spark://local", {}
 
 
+def _clickhouse(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """dbt-clickhouse: its schema is the ClickHouse database the tables go to."""
+    if str(o.get("driver", "http")).lower() != "http":
+        raise ConfigError(
+            "journey-sql reaches ClickHouse over HTTP (clickhouse-connect): set driver: http and the HTTP port "
+            "(8123, or 8443 with secure: true) in the dbt-clickhouse profile."
+        )
+    secure = str(o.get("secure", False)).lower() in ("true", "1", "yes")
+    port = o.get("port") or (8443 if secure else 8123)
+    params = {"secure": "true" if secure else None, **_pick(o, "connect_timeout", "send_receive_timeout")}
+    if "verify" in o:
+        params["verify"] = str(o["verify"]).lower()
+    user = quote(str(o.get("user") or "default"))
+    return f"clickhouse://{user}@{o.get('host', 'localhost')}:{port}{_query(params)}", _pick(o, "password")
+
+
 _CONVERTERS = {
     "postgres": _postgres_like("postgresql", 5432),
     "redshift": _postgres_like("redshift", 5439),
@@ -227,4 +243,5 @@ _CONVERTERS = {
     "databricks": _databricks,
     "duckdb": _duckdb,
     "spark": _spark,
+    "clickhouse": _clickhouse,
 }

@@ -97,6 +97,7 @@ SESSIONS: dict[str, str] = {
     "snowflake": "engines.snowflake:snowflake_session",
     "bigquery": "engines.bigquery:bigquery_session",
     "spark": "engines.spark:spark_session",
+    "clickhouse": "engines.clickhouse:clickhouse_session",
 }
 
 

@@ -73,6 +73,7 @@ def test_no_dialect_minute_diff_functions(dialect: str) -> None:
         ("spark", "UNIX_MICROS("),
         ("databricks", "UNIX_MICROS("),
         ("trino", "TO_UNIXTIME("),
+        ("clickhouse", "toUnixTimestamp64Micro(toDateTime64("),
         ("duckdb", "EPOCH_US("),
     ],
 )
@@ -97,9 +98,11 @@ def test_render_all_stages_in_run_order_with_terminators() -> None:
 def test_render_script_creates_the_schema_and_is_one_transaction_where_ddl_is(dialect: str) -> None:
     lines = [line for line in render_script(DEFAULT, dialect).splitlines() if line and not line.startswith("--")]
     transactional = dialect in ("duckdb", "postgres", "redshift")
-    assert lines[0] == ("BEGIN;" if transactional else "CREATE SCHEMA IF NOT EXISTS analytics;")
+    # ClickHouse calls a schema a database
+    create = f"CREATE {'DATABASE' if dialect == 'clickhouse' else 'SCHEMA'} IF NOT EXISTS analytics;"
+    assert lines[0] == ("BEGIN;" if transactional else create)
     assert (lines[-1] == "COMMIT;") == transactional
-    assert "CREATE SCHEMA IF NOT EXISTS analytics;" in lines[:2]
+    assert create in lines[:2]
 
 
 def test_postgres_replaces_with_drop_then_create() -> None:

@@ -22,6 +22,8 @@ _ENGINES: dict[str, str] = {
     "bigquery": "journey_sql.engines.bigquery:BigQueryEngine",
     "spark": "journey_sql.engines.spark:SparkEngine",
     "databricks": "journey_sql.engines.databricks:DatabricksEngine",
+    "chdb": "journey_sql.engines.clickhouse:ChdbEngine",
+    "clickhouse": "journey_sql.engines.clickhouse:ClickHouseEngine",
 }
 
 
