@@ -156,6 +156,12 @@ RULES: dict[str, NameRules] = {
     ),
     "trino": NameRules(_TRINO, 255, "journey-sql's cap for Trino", _INFO),
     "athena": NameRules(_ATHENA, 255, "the Glue catalog's name limit", _INFO),
+    # ClickHouse reserves almost no words as names (the sqlglot guard catches the
+    # few its parser cannot read back); tables are directories on disk, so the
+    # file system's 255-byte name limit applies. `system` holds the server's tables.
+    "clickhouse": NameRules(
+        frozenset(), 255, "the file system's name limit under ClickHouse", _INFO | {"system"}
+    ),
 }
 
 

@@ -125,4 +125,5 @@ def test_isfinite_only_where_timestamps_can_be_infinite(dialect: str) -> None:
         assert "ISFINITE(t.ts)" in sql
     else:
         assert "ISFINITE" not in sql.upper() and "TRUE" not in sql.upper()
-        assert "NOT t.ts IS NULL AND t.a = 1" in sql or "t.ts IS NOT NULL AND t.a = 1" in sql
+        # (ClickHouse's generator parenthesises the negated test)
+        assert any(f"{test} AND t.a = 1" in sql for test in ("NOT t.ts IS NULL", "t.ts IS NOT NULL", "NOT (t.ts IS NULL)"))
