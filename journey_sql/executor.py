@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from journey_sql.engines.base import Engine, type_family
-from journey_sql.errors import JourneyError, SourceError, StageError, first_line
+from journey_sql.engines.base import Engine
+from journey_sql.errors import JourneyError, StageError, first_line
 from journey_sql.render import Relations, stage_select, stage_statements
 from journey_sql.settings import Settings
-from journey_sql.stages import SOURCE_COLUMNS, STAGES
+from journey_sql.stages import STAGES
 
 STAGING_SUFFIX = "__jsql_build"
 
@@ -55,37 +55,13 @@ Echo = Callable[[str], None]
 
 
 def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
-    """The source's columns, after making sure it is a tracks table we can read."""
-    schema, table = settings.source_schema, settings.source_table
-    columns = engine.columns(schema, table)
-    if columns is None:
-        schemas = engine.schemas()
-        if schema.lower() in (s.lower() for s in schemas):
-            tables = engine.tables(schema)
-            where = f"Tables in {schema}: {', '.join(tables) if tables else '(none)'}."
-        else:
-            where = f"Schema {schema} does not exist; schemas here: {', '.join(schemas) if schemas else '(none)'}."
-        raise SourceError(
-            f"Source table {schema}.{table} not found in {engine.describe()}. {where} "
-            "Point --source-schema and --source-table at your RudderStack tracks table."
-        )
-    missing = [c for c in SOURCE_COLUMNS if c not in columns]
-    if missing:
-        raise SourceError(
-            f"Source table {schema}.{table} lacks the column(s) {', '.join(missing)}. journey-sql reads "
-            f"{', '.join(SOURCE_COLUMNS)} from a RudderStack tracks table."
-        )
-    wrong = [
-        f"{c} is {columns[c]} (expected a {family} type)"
-        for c, family in SOURCE_COLUMNS.items()
-        if type_family(columns[c]) != family
-    ]
-    if wrong:
-        raise SourceError(
-            f"Source table {schema}.{table} has columns of the wrong type: {'; '.join(wrong)}. "
-            "Cast them in a view and point --source-table at the view."
-        )
-    return columns
+    """The first source table's columns, after making sure every source table can feed the six columns."""
+    from journey_sql.sources import check_source_table, probe_source
+
+    source = settings.sources
+    found = [check_source_table(engine, table, len(source.tables) > 1) for table in source.tables]
+    probe_source(engine, source)
+    return found[0]
 
 
 def source_stats(engine: Engine, relations: Relations) -> SourceStats:
@@ -104,10 +80,12 @@ def run_pipeline(
 ) -> RunReport:
     """Build all five tables. On failure the previous tables are left exactly as they were."""
     final = Relations.for_settings(settings)
-    if final.source.sql().lower() in {t.sql().lower() for t in final.tables.values()}:
-        raise JourneyError(
-            f"--schema {settings.schema} would overwrite the source table {final.source.sql()}; choose another schema."
-        )
+    targets = {t.sql().lower() for t in final.tables.values()}
+    for table in settings.sources.tables:
+        if table.path is None and table.label.lower() in targets:
+            raise JourneyError(
+                f"--schema {settings.schema} would overwrite the source table {table.label}; choose another schema."
+            )
     check_source(engine, settings)
     report = RunReport(source=source_stats(engine, final))
     engine.create_schema(settings.schema)

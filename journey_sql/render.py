@@ -48,13 +48,13 @@ def _environment() -> jinja2.Environment:
 class Relations:
     """Where the source is read from and where each stage's table is written."""
 
-    source: exp.Table
+    source: exp.Expression  # a table, or a derived table over several (journey_sql/sources.py)
     tables: dict[str, exp.Table]
 
     @classmethod
     def for_settings(cls, settings: Settings, suffix: str = "") -> Relations:
         return cls(
-            source=exp.table_(settings.source_table, db=settings.source_schema),
+            source=settings.sources.relation(),
             tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in STAGES},
         )
 
@@ -98,11 +98,14 @@ def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relatio
 
 def render_script(settings: Settings, dialect_name: str, stage_names: list[str] | None = None) -> str:
     """A script for a warehouse console: every statement terminated, stages in run order."""
+    from journey_sql.sources import require_duckdb
+
     dialect = get_dialect(dialect_name)
+    require_duckdb(settings.sources, dialect.name)
     relations = Relations.for_settings(settings)
     wanted = [s for s in STAGES if stage_names is None or s.name in stage_names]
     parts = [
-        f"-- journey-sql {__version__} for {dialect.name}: {settings.source_schema}.{settings.source_table} -> "
+        f"-- journey-sql {__version__} for {dialect.name}: {settings.sources.label} -> "
         f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}\n"
     ]
     for stage in wanted:
