@@ -266,6 +266,12 @@ def run_demo(
 ) -> tuple[RunReport, dict[str, Any]]:
     from journey_sql.engines import connect
 
+    source = settings.sources
+    if len(source.tables) != 1 or not source.tables[0].is_identity:
+        raise ConfigError(
+            "demo generates one RudderStack tracks table; --layout, --column, --source-path and several "
+            "--source-table apply to `journey-sql apply`."
+        )
     engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit, create=True)
     try:
         echo(f"generating {events:,} sample events in {database} ({settings.source_schema}.{settings.source_table})")

@@ -428,7 +428,7 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
                 )
             raise SourceError(
                 f"Source table {table.label} not found in {engine.describe()}. {where} "
-                "Point --source-schema and --source-table at your RudderStack tracks table."
+                "Point --source-schema and --source-table at your events table (see --layout)."
             )
     exprs = table.expressions()
     prefix = f"{table.table}." if several else ""
@@ -441,10 +441,9 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
         first, needed_for = next(iter(missing.items()))
         guess = did_you_mean(first, columns)
         example = guess[len(" Did you mean '") : -2] if guess else "<its column or expression>"
-        mapped = [f"{n} (for {c})" for n, c in missing.items() if n != c]
+        listed = [n if n == c else f"{n} (for {c})" for n, c in missing.items()]
         raise SourceError(
-            f"Source {table.label} lacks the column(s) {', '.join(missing)}"
-            f"{' — ' + ', '.join(mapped) if mapped else ''}. journey-sql reads {', '.join(CANONICAL_COLUMNS)}; "
+            f"Source {table.label} lacks the column(s) {', '.join(listed)}. journey-sql reads {', '.join(CANONICAL_COLUMNS)}; "
             f"map each to what the table has, e.g. --column {prefix}{needed_for}={example}. "
             f"Its columns: {', '.join(sorted(columns))}."
         )
@@ -482,12 +481,12 @@ def probe_source(engine: Any, source: Source) -> None:
             engine.query(sql)
         except Exception as err:
             raise SourceError(
-                f"The mapped source ({source.label}) does not run on {engine.describe()}: {first_line(err)}. "
+                f"The mapped source ({source.label}) does not run on {engine.describe()}: {first_line(err).rstrip('.!')}. "
                 "Check the --column expressions."
             ) from None
     except Exception as err:
         raise SourceError(
-            f"The mapped source ({source.label}) does not run on {engine.describe()}: {first_line(err)}. "
+            f"The mapped source ({source.label}) does not run on {engine.describe()}: {first_line(err).rstrip('.!')}. "
             "Check the --column expressions."
         ) from None
     if types:
