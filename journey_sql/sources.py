@@ -439,8 +439,7 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
                 missing.setdefault(name, canonical)
     if missing:
         first, needed_for = next(iter(missing.items()))
-        guess = did_you_mean(first, columns)
-        example = guess[len(" Did you mean '") : -2] if guess else "<its column or expression>"
+        example = _suggest(first, needed_for, columns) or "<its column or expression>"
         listed = [n if n == c else f"{n} (for {c})" for n, c in missing.items()]
         raise SourceError(
             f"Source {table.label} lacks the column(s) {', '.join(listed)}. journey-sql reads {', '.join(CANONICAL_COLUMNS)}; "
@@ -460,6 +459,19 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
     if wrong:
         raise SourceError(f"Source {table.label} has columns of the wrong type: {'; '.join(wrong)}.")
     return columns
+
+
+def _suggest(name: str, canonical: str, columns: dict[str, str]) -> str | None:
+    """A column the user probably means: event_id or message_id for id, a close spelling otherwise."""
+    import difflib
+
+    free = [c for c in columns if c not in CANONICAL_COLUMNS]  # anonymous_id is no candidate for id
+    for want in (name, canonical):
+        ends = sorted(c for c in free if c.endswith("_" + want))
+        if ends:
+            return ends[0]
+    close = difflib.get_close_matches(name, free, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def probe_source(engine: Any, source: Source) -> None:
