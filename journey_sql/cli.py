@@ -177,7 +177,11 @@ def apply(
         if key in kwargs and not _explicit(ctx, key):
             kwargs[key] = option_value(key, value)
     settings = _settings(kwargs)
-    engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit)
+    # reading event files, the DuckDB file only receives the tables: it may be new
+    reads_files = any(t.path is not None for t in settings.sources.tables)
+    engine = connect(
+        chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit, create=reads_files
+    )
     try:
         if dry_run:
             estimates = dry_run_pipeline(engine, settings)

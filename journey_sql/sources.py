@@ -20,6 +20,7 @@ window functions, no functions that read tables or files.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,14 @@ def resolve_path(path: str) -> str:
     return path
 
 
+def _typed(column: str, expression: str) -> str:
+    """JSON and CSV carry no types and DuckDB guesses them (a UUID-looking id becomes UUID, a timestamp
+    written without a fraction in some rows stays VARCHAR): a column read by name gets the type we read."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", expression):
+        return expression
+    return f"CAST({expression} AS {'TIMESTAMP' if SOURCE_COLUMNS[column] == 'timestamp' else 'VARCHAR'})"
+
+
 def file_relation(path: str) -> exp.Expression:
     """DuckDB's reader for the files, with Hive partitions (day=2026-10-01/) read as columns."""
     reader = FILE_READERS[file_format(path) or ".parquet"]
@@ -341,7 +350,10 @@ def build_source(
         overrides.setdefault(table_key, {})[column] = value
     if source_path is not None:
         mapping = {**chosen.preset(""), **overrides.get(None, {})}
-        tables = (SourceTable(None, None, resolve_path(source_path), tuple(mapping.items())),)
+        path = resolve_path(source_path)
+        if file_format(path) != ".parquet":
+            mapping = {c: _typed(c, e) for c, e in mapping.items()}
+        tables = (SourceTable(None, None, path, tuple(mapping.items())),)
     else:
         tables = tuple(
             SourceTable(
