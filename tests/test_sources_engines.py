@@ -9,6 +9,7 @@ tracks and pages.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+import re
 from typing import Any
 
 import pytest
@@ -205,3 +206,30 @@ def test_segment_tracks_and_pages_match_reference(engine_harness, data, is_page:
     s = Settings.create(layout="segment", source_table=["tracks", "pages"], session_timeout=timeout, depth=depth)
     engine_harness.run(s)
     assert_matches_reference(engine_harness.fetch(s), compute(union, timeout, depth), f"{engine_harness.name} segment")
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ("timestamp=event_text", "(expected a timestamp type"),
+        ("timestamp=sent", "epoch_ms(sent) for epoch milliseconds"),  # epoch ms stored as bigint
+        ("user_id=CAST(uid AS INT)", "user_id is not a string"),
+        ("event=LENGTH(event_text)", "event is not a string"),
+        ("event=no_such(event_text)", "does not run on"),
+    ],
+)
+def test_wrong_types_are_caught_before_anything_runs(engine_harness, column: str, message: str) -> None:
+    """Postgres cannot describe a query's types without preparing it: they are inferred from the catalog."""
+    from journey_sql.errors import SourceError
+    from journey_sql.executor import check_source
+
+    columns = [("event_id", "string"), ("anon", "string"), ("uid", "string"), ("event_text", "string"),
+               ("sent", "bigint"), ("arrived", "tstz")]
+    create_table(engine_harness, "rudder.typed_events", columns, [])
+    base = {"id": "event_id", "anonymous_id": "anon", "user_id": "uid", "event": "event_text",
+            "timestamp": "epoch_ms(sent)", "received_at": "arrived"}
+    key, _, value = column.partition("=")
+    check_source(engine_harness.engine, Settings.create(source_table="typed_events", columns=base))  # fine
+    s = Settings.create(source_table="typed_events", columns={**base, key: value})
+    with pytest.raises(SourceError, match=re.escape(message)):
+        check_source(engine_harness.engine, s)
