@@ -209,3 +209,19 @@ def test_columns_table_in_config_file(tmp_path: Path, monkeypatch: pytest.Monkey
     # a flag replaces the file's list
     result = CliRunner().invoke(cli, ["render", "--stage", "dbt_aliases_mapping", "--column", "event=x"])
     assert "x AS event" in result.output and "event_text" not in result.output
+
+
+def test_a_targets_columns_apply_to_its_runs(tracks_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "journey-sql.toml").write_text(
+        f'[targets.local]\nconnection = "duckdb:///{tracks_db}"\n[targets.local.columns]\nevent = "nope"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["apply", "--target", "local"])
+    assert result.exit_code == 1 and "lacks the column(s) nope (for event)" in result.output
+    result = CliRunner().invoke(cli, ["apply", "--target", "local", "--column", "event=event_text"])
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_refuses_source_options(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--database", str(tmp_path / "d.duckdb"), "--layout", "snowplow"])
+    assert result.exit_code == 1 and "apply to `journey-sql apply`" in result.output
