@@ -91,7 +91,7 @@ def _split_tables(rows: list, picks: list[int]) -> tuple[list, list, list, list]
 
 
 @given(pipeline_case(), st.lists(st.integers(0, 2), min_size=200, max_size=200))
-@settings(max_examples=4)
+@settings(max_examples=3)
 def test_tracks_pages_and_screens_union_matches_reference(engine_harness, data, picks: list[int]) -> None:
     timeout, depth, rows = data
     tracks, pages, screens, union = _split_tables(rows, picks)

@@ -201,9 +201,16 @@ def test_segment_tracks_and_pages_match_reference(engine_harness, data, is_page:
                  aware[1], aware[1], "analytics.js"]
             )
             union.append(r)
-    create_table(engine_harness, "rudder.tracks", SEGMENT_TRACKS, tracks)
-    create_table(engine_harness, "rudder.pages", SEGMENT_PAGES, pages)
-    s = Settings.create(layout="segment", source_table=["tracks", "pages"], session_timeout=timeout, depth=depth)
+    # a schema of its own: the cross-engine suite shares this database and has a view called rudder.pages
+    create_table(engine_harness, "segment.tracks", SEGMENT_TRACKS, tracks)
+    create_table(engine_harness, "segment.pages", SEGMENT_PAGES, pages)
+    s = Settings.create(
+        layout="segment",
+        source_schema="segment",
+        source_table=["tracks", "pages"],
+        session_timeout=timeout,
+        depth=depth,
+    )
     engine_harness.run(s)
     assert_matches_reference(engine_harness.fetch(s), compute(union, timeout, depth), f"{engine_harness.name} segment")
 
