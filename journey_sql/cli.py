@@ -49,7 +49,7 @@ def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             metavar="COLUMN=EXPR",
             help="Read COLUMN (id, anonymous_id, user_id, event, timestamp, received_at) from a source column "
-            "or SQL expression, e.g. event=event_text or timestamp=\"epoch_ms(ts_ms)\"; TABLE.COLUMN=EXPR for one "
+            'or SQL expression, e.g. event=event_text or timestamp="epoch_ms(ts_ms)"; TABLE.COLUMN=EXPR for one '
             "source table. Repeatable.",
         ),
         click.option(
@@ -179,9 +179,7 @@ def apply(
     settings = _settings(kwargs)
     # reading event files, the DuckDB file only receives the tables: it may be new
     reads_files = any(t.path is not None for t in settings.sources.tables)
-    engine = connect(
-        chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit, create=reads_files
-    )
+    engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit, create=reads_files)
     try:
         if dry_run:
             estimates = dry_run_pipeline(engine, settings)

@@ -84,9 +84,7 @@ DEFAULT_LAYOUT = "rudderstack"
 def get_layout(name: str | None) -> Layout:
     key = (name or DEFAULT_LAYOUT).strip().lower()
     if key not in LAYOUTS:
-        raise ConfigError(
-            f"Unknown --layout {name!r}.{did_you_mean(key, LAYOUTS)} Layouts: {', '.join(LAYOUTS)}."
-        )
+        raise ConfigError(f"Unknown --layout {name!r}.{did_you_mean(key, LAYOUTS)} Layouts: {', '.join(LAYOUTS)}.")
     return LAYOUTS[key]
 
 
@@ -149,7 +147,7 @@ def _forbidden(node: exp.Expression) -> str | None:
         return "a subquery reads another table; a mapping is a scalar expression over the source's columns"
     if isinstance(node, (exp.DDL, exp.DML, exp.Command, exp.Drop, exp.Alter, exp.Transaction, exp.Commit)):
         return "it is a statement, not an expression"
-    if isinstance(node, exp.Table) or isinstance(node, _TABLE_FUNCTIONS):
+    if isinstance(node, (exp.Table, *_TABLE_FUNCTIONS)):
         return "it reads another table or file"
     if isinstance(node, exp.Window):
         return "window functions look at other rows; a mapping sees one event row"
@@ -248,8 +246,7 @@ def file_format(path: str) -> str | None:
     """'.parquet', '.json', ... from a path or glob, ignoring a compression suffix."""
     name = path.rstrip("/").lower()
     for suffix in _COMPRESSION:
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
+        name = name.removesuffix(suffix)
     for ext in FILE_READERS:
         if name.endswith(ext):
             return ext
@@ -264,9 +261,7 @@ def resolve_path(path: str) -> str:
             if file.is_file() and file_format(file.name):
                 suffix = file.name[file.name.lower().rindex(file_format(file.name) or "") :]
                 return f"{str(folder).rstrip('/')}/**/*{suffix}"
-        raise ConfigError(
-            f"--source-path {path!r} is a folder without .parquet, .json, .jsonl or .csv files in it."
-        )
+        raise ConfigError(f"--source-path {path!r} is a folder without .parquet, .json, .jsonl or .csv files in it.")
     if file_format(path) is None:
         raise ConfigError(
             f"--source-path {path!r}: cannot tell the file format. Name files (or the glob) *.parquet, "
@@ -342,8 +337,10 @@ def build_source(
                 f"Map any of {', '.join(CANONICAL_COLUMNS)}."
             )
         if table_key is not None and (source_path is not None or table_key not in names):
-            where = "a --source-path has no table names" if source_path is not None else (
-                f"the source tables are {', '.join(source_tables)}"
+            where = (
+                "a --source-path has no table names"
+                if source_path is not None
+                else (f"the source tables are {', '.join(source_tables)}")
             )
             raise ConfigError(f"--column {key}=...: {table!r} is not a source table ({where}).")
         parse_expression(key, value)  # reject bad expressions now, with the key the user wrote
@@ -435,9 +432,7 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
                 tables = engine.tables(table.schema)
                 where = f"Tables in {table.schema}: {', '.join(tables) if tables else '(none)'}."
             else:
-                where = (
-                    f"Schema {table.schema} does not exist; schemas here: {', '.join(schemas) if schemas else '(none)'}."
-                )
+                where = f"Schema {table.schema} does not exist; schemas here: {', '.join(schemas) if schemas else '(none)'}."
             raise SourceError(
                 f"Source table {table.label} not found in {engine.describe()}. {where} "
                 "Point --source-schema and --source-table at your events table (see --layout)."
@@ -466,8 +461,10 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
             text = dict(table.mapping)[canonical]
             shown = columns.get(text.lower(), "not a " + family) if isinstance(tree, exp.Column) else f"not a {family}"
             advice = ADVICE[family].format(e=text)
-            wrong.append(f"{canonical} is {shown} (expected a {family} type; map it with --column "
-                         f"{prefix}{canonical}=\"...\", e.g. {advice})")
+            wrong.append(
+                f"{canonical} is {shown} (expected a {family} type; map it with --column "
+                f'{prefix}{canonical}="...", e.g. {advice})'
+            )
     if wrong:
         raise SourceError(f"Source {table.label} has columns of the wrong type: {'; '.join(wrong)}.")
     return columns
@@ -487,8 +484,9 @@ def _suggest(name: str, canonical: str, columns: dict[str, str]) -> str | None:
 
 
 def probe_source(engine: Any, source: Source) -> None:
-    """Run the mapped source with LIMIT 0: the engine itself checks every expression, and where it can
-    say the types of the result (DuckDB), they are checked too. A plain table needs no probe."""
+    """Compile the mapped source on the engine without reading rows: the engine itself checks every
+    expression, and where it can say the result's types (DuckDB), they are checked too. BigQuery bills
+    bytes scanned even under LIMIT 0, so there it is a (free) dry run. A plain table needs no probe."""
     from journey_sql.engines.base import type_family
     from journey_sql.errors import SourceError, first_line
 
@@ -497,21 +495,17 @@ def probe_source(engine: Any, source: Source) -> None:
         return
     select = exp.select(*CANONICAL_COLUMNS).from_(relation.copy().as_("src")).limit(0)
     sql = engine.dialect.generate(engine.dialect.transpile(select), pretty=False)
+    types: dict[str, str] | None = None
     try:
-        types = engine.relation_columns(sql)
-    except NotImplementedError:
-        types = None
         try:
-            engine.query(sql)
-        except Exception as err:
-            raise SourceError(
-                f"The mapped source ({source.label}) does not run on {engine.describe()}: {first_line(err).rstrip('.!')}. "
-                "Check the --column expressions."
-            ) from None
-    except Exception as err:
+            types = engine.relation_columns(sql)
+        except NotImplementedError:
+            dry_run = getattr(engine, "dry_run", None)
+            engine.query(sql) if dry_run is None else dry_run(sql)
+    except Exception as err:  # each driver has its own error type
         raise SourceError(
-            f"The mapped source ({source.label}) does not run on {engine.describe()}: {first_line(err).rstrip('.!')}. "
-            "Check the --column expressions."
+            f"The mapped source ({source.label}) does not run on {engine.describe()}: "
+            f"{first_line(err).rstrip('.!')}. Check the --column expressions."
         ) from None
     if types:
         wrong = [
@@ -522,5 +516,5 @@ def probe_source(engine: Any, source: Source) -> None:
         if wrong:
             raise SourceError(
                 f"The mapped source ({source.label}) gives columns of the wrong type: {'; '.join(wrong)}. "
-                "Cast them in the --column expressions, e.g. --column timestamp=\"CAST(ts AS TIMESTAMP)\"."
+                'Cast them in the --column expressions, e.g. --column timestamp="CAST(ts AS TIMESTAMP)".'
             )

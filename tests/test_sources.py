@@ -168,8 +168,13 @@ def test_segment_layout_has_rudderstacks_columns() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["CASE WHEN event_name = 'page_view' THEN 'Page: ' || page_urlpath ELSE event_name END", "epoch_ms(ts)",
-     "CAST(sent AS TIMESTAMP)", "COALESCE(user_id, LOWER(email))", "TRY_CAST(x AS VARCHAR)"],
+    [
+        "CASE WHEN event_name = 'page_view' THEN 'Page: ' || page_urlpath ELSE event_name END",
+        "epoch_ms(ts)",
+        "CAST(sent AS TIMESTAMP)",
+        "COALESCE(user_id, LOWER(email))",
+        "TRY_CAST(x AS VARCHAR)",
+    ],
 )
 def test_scalar_expressions_are_accepted(text: str) -> None:
     parse_expression("event", text)

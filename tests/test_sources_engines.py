@@ -8,8 +8,8 @@ tracks and pages.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
 import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -41,7 +41,7 @@ def engine_harness(request: pytest.FixtureRequest):
 def create_table(harness: Any, table: str, columns: list[tuple[str, str]], rows: list[list[Any]]) -> None:
     """A source table of any shape, typed the engine's way, in schema `rudder` (or `atomic.events`)."""
     engine = harness.engine
-    schema, _, name = table.rpartition(".")
+    schema = table.rpartition(".")[0]
     engine.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     engine.execute(f"DROP TABLE IF EXISTS {table}")
     defs = ", ".join(f'"{c}" {TYPES[t][harness.name]}' for c, t in columns)
@@ -197,8 +197,19 @@ def test_segment_tracks_and_pages_match_reference(engine_harness, data, is_page:
             union.append({**r, "event": "Page" if r["event"] is None else f"Page: {r['event']}"})
         else:
             tracks.append(
-                [r["id"], r["anonymous_id"], r["user_id"], r["event"], r["event"], aware[0], aware[0], aware[0],
-                 aware[1], aware[1], "analytics.js"]
+                [
+                    r["id"],
+                    r["anonymous_id"],
+                    r["user_id"],
+                    r["event"],
+                    r["event"],
+                    aware[0],
+                    aware[0],
+                    aware[0],
+                    aware[1],
+                    aware[1],
+                    "analytics.js",
+                ]
             )
             union.append(r)
     # a schema of its own: the cross-engine suite shares this database and has a view called rudder.pages
@@ -230,11 +241,23 @@ def test_wrong_types_are_caught_before_anything_runs(engine_harness, column: str
     from journey_sql.errors import SourceError
     from journey_sql.executor import check_source
 
-    columns = [("event_id", "string"), ("anon", "string"), ("uid", "string"), ("event_text", "string"),
-               ("sent", "bigint"), ("arrived", "tstz")]
+    columns = [
+        ("event_id", "string"),
+        ("anon", "string"),
+        ("uid", "string"),
+        ("event_text", "string"),
+        ("sent", "bigint"),
+        ("arrived", "tstz"),
+    ]
     create_table(engine_harness, "rudder.typed_events", columns, [])
-    base = {"id": "event_id", "anonymous_id": "anon", "user_id": "uid", "event": "event_text",
-            "timestamp": "epoch_ms(sent)", "received_at": "arrived"}
+    base = {
+        "id": "event_id",
+        "anonymous_id": "anon",
+        "user_id": "uid",
+        "event": "event_text",
+        "timestamp": "epoch_ms(sent)",
+        "received_at": "arrived",
+    }
     key, _, value = column.partition("=")
     check_source(engine_harness.engine, Settings.create(source_table="typed_events", columns=base))  # fine
     s = Settings.create(source_table="typed_events", columns={**base, key: value})

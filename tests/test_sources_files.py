@@ -45,8 +45,9 @@ def _tables(db: Path, schema: str) -> dict[str, list[tuple]]:
     try:
         return {
             s.name: sorted(
-                con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in stage_columns(s, 4))} '
-                            f"FROM {schema}.{s.name}").fetchall(),
+                con.execute(
+                    f"SELECT {', '.join(chr(34) + c + chr(34) for c in stage_columns(s, 4))} FROM {schema}.{s.name}"
+                ).fetchall(),
                 key=repr,
             )
             for s in STAGES
