@@ -109,9 +109,10 @@ _FORBIDDEN_NAMES = frozenset(
         "gen_random_uuid",
         "dblink",
         "load_extension",
+        "external_query",
     }
 )
-_FORBIDDEN_PREFIXES = ("read_", "pg_", "sniff_", "parquet_", "duckdb_", "lo_")
+_FORBIDDEN_PREFIXES = ("read_", "pg_", "sniff_", "parquet_", "duckdb_", "lo_", "system$")
 
 
 def mapping_error(column: str, text: str, reason: str) -> ConfigError:

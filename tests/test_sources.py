@@ -25,6 +25,7 @@ REJECTED = [
     ("event=other.event", "names a table"),
     ("event=read_csv('/etc/passwd')", "reads another table or file"),
     ("event=query_table('rudder.pages')", "reads something other than the event row"),
+    ("event=EXTERNAL_QUERY('conn', 'SELECT 1')", "reads something other than the event row"),
     ("event=COUNT(*)", "aggregate functions"),
     ("event=MAX(event)", "aggregate functions"),
     ("event=LAG(event) OVER (ORDER BY timestamp)", "window functions"),
