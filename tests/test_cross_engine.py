@@ -103,3 +103,31 @@ def test_tracks_pages_and_screens_union_matches_reference(engine_harness, data, 
     assert_matches_reference(
         engine_harness.fetch(s), compute(union, timeout, depth), f"{engine_harness.name} tracks+pages+screens"
     )
+
+
+@given(pipeline_case())
+@settings(max_examples=1)
+def test_snowplow_layout_matches_reference(engine_harness, data) -> None:
+    """Snowplow's atomic.events names, as a view over the loaded events, read with --layout snowplow.
+    One example per engine (Spark takes ~20 s a run); tests/test_sources_engines.py draws more on DuckDB and
+    Postgres."""
+    import sqlglot
+
+    timeout, depth, rows = data
+    engine = engine_harness.engine
+    engine.create_schema("atomic")
+    engine.execute("DROP VIEW IF EXISTS atomic.events")  # it holds on to the table load replaces
+    engine_harness.load(rows, table="snowplow_raw")
+    dialect = engine.dialect
+    view = sqlglot.parse_one(
+        "CREATE OR REPLACE VIEW atomic.events AS SELECT t.id AS event_id, t.anonymous_id AS domain_userid, "
+        "t.user_id, t.event AS event_name, t.timestamp AS derived_tstamp, t.received_at AS collector_tstamp, "
+        "'web' AS platform FROM rudder.snowplow_raw AS t",
+        read="duckdb",
+    )
+    if not dialect.create_or_replace:
+        view.set("replace", False)
+    engine.execute(dialect.generate(dialect.transpile(view)))
+    s = Settings.create(layout="snowplow", session_timeout=timeout, depth=depth)
+    engine_harness.run(s)
+    assert_matches_reference(engine_harness.fetch(s), compute(rows, timeout, depth), f"{engine_harness.name} snowplow")
