@@ -105,15 +105,13 @@ def test_tracks_pages_and_screens_union_matches_reference(engine_harness, data, 
     )
 
 
-@given(pipeline_case())
-@settings(max_examples=1)
-def test_snowplow_layout_matches_reference(engine_harness, data) -> None:
-    """Snowplow's atomic.events names, as a view over the loaded events, read with --layout snowplow.
-    One example per engine (Spark takes ~20 s a run); tests/test_sources_engines.py draws more on DuckDB and
-    Postgres."""
+def test_snowplow_layout_matches_reference(engine_harness, demo_rows) -> None:
+    """Snowplow's atomic.events names, as a view over the demo's events, read with --layout snowplow.
+    One run per engine (Spark takes ~15 s a run); tests/test_sources_engines.py draws hypothesis examples
+    on DuckDB and Postgres."""
     import sqlglot
 
-    timeout, depth, rows = data
+    timeout, depth, rows = 20, 4, demo_rows
     engine = engine_harness.engine
     engine.create_schema("atomic")
     engine.execute("DROP VIEW IF EXISTS atomic.events")  # it holds on to the table load replaces
