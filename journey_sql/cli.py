@@ -26,7 +26,31 @@ def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--source-schema", envvar=_env("source_schema"), help="Schema of the tracks table. [default: rudder]"
         ),
         click.option(
-            "--source-table", envvar=_env("source_table"), help="The RudderStack tracks table. [default: tracks]"
+            "--source-table",
+            envvar=_env("source_table"),
+            multiple=True,
+            help="The tracks table; repeat to union several (tracks, pages, screens). [default: tracks]",
+        ),
+        click.option(
+            "--source-path",
+            envvar=_env("source_path"),
+            help="DuckDB only: read event files instead of a table, e.g. 'events/*.parquet', a Hive-partitioned "
+            "folder, *.jsonl, *.json.gz, *.csv.",
+        ),
+        click.option(
+            "--layout",
+            envvar=_env("layout"),
+            help="Preset column mapping: rudderstack, segment (same columns) or snowplow (atomic.events). "
+            "[default: rudderstack]",
+        ),
+        click.option(
+            "--column",
+            "columns",
+            multiple=True,
+            metavar="COLUMN=EXPR",
+            help="Read COLUMN (id, anonymous_id, user_id, event, timestamp, received_at) from a source column "
+            'or SQL expression, e.g. event=event_text or timestamp="epoch_ms(ts_ms)"; TABLE.COLUMN=EXPR for one '
+            "source table. Repeatable.",
         ),
         click.option(
             "--schema", envvar=_env("schema"), help="Schema the five tables are written to. [default: analytics]"
@@ -63,6 +87,9 @@ def _settings(kwargs: dict[str, Any]) -> Settings:
     return Settings.create(
         source_schema=kwargs.pop("source_schema"),
         source_table=kwargs.pop("source_table"),
+        source_path=kwargs.pop("source_path"),
+        layout=kwargs.pop("layout"),
+        columns=kwargs.pop("columns"),
         schema=kwargs.pop("schema"),
         session_timeout=kwargs.pop("session_timeout"),
         depth=kwargs.pop("depth"),
@@ -215,7 +242,7 @@ def apply(
     **kwargs: Any,
 ) -> None:
     """Build the five tables on a connection, in order; stage timings go to stderr."""
-    from journey_sql.config import load_config
+    from journey_sql.config import load_config, option_value
     from journey_sql.engines import connect
     from journey_sql.executor import closing_engine, dry_run_pipeline, run_pipeline
     from journey_sql.redact import register, scrub
@@ -224,10 +251,12 @@ def apply(
     chosen = resolve(connection, _explicit(ctx, "connection"), target, profile, load_config())
     for key, value in chosen.defaults.items():
         if key in kwargs and not _explicit(ctx, key):
-            kwargs[key] = value
+            kwargs[key] = option_value(key, value)
     register(*chosen.secrets.values())
     settings = _settings(kwargs)
-    engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit)
+    # reading event files, the DuckDB file only receives the tables: it may be new
+    reads_files = any(t.path is not None for t in settings.sources.tables)
+    engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit, create=reads_files)
     with closing_engine(engine):
         if dry_run:
             estimates = dry_run_pipeline(engine, settings)

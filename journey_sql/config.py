@@ -6,6 +6,9 @@
     schema = "analytics"
     session_timeout = 45
 
+    [columns]                           # --column event=event_text
+    event = "event_text"
+
     [targets.prod]                      # journey-sql apply --target prod
     connection = "snowflake://me@acme-xy12345/RAW?warehouse=TRANSFORM"
     schema = "journeys"
@@ -37,6 +40,9 @@ KNOWN_KEYS = frozenset(
         "threads",
         "memory_limit",
         "targets",
+        "layout",
+        "source_path",
+        "columns",
     }
 )
 
@@ -70,5 +76,17 @@ def default_map(commands: dict[str, Any], config: dict[str, Any]) -> dict[str, d
     result: dict[str, dict[str, Any]] = {}
     for name, command in commands.items():
         params = {p.name for p in command.params}
-        result[name] = {k: v for k, v in config.items() if k in params and k != "targets"}
+        result[name] = {k: option_value(k, v) for k, v in config.items() if k in params and k != "targets"}
     return result
+
+
+def option_value(key: str, value: Any) -> Any:
+    """A file's value in the shape the option takes: a [columns] table becomes COLUMN=EXPR items,
+    and source_table may be one name or a list."""
+    if key == "columns" and isinstance(value, dict):
+        from journey_sql.sources import parse_columns
+
+        return [f"{k}={v}" for k, v in parse_columns(value)]
+    if key == "source_table" and isinstance(value, str):
+        return [value]
+    return value

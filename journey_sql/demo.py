@@ -302,6 +302,12 @@ def run_demo(
     from journey_sql.engines import connect
     from journey_sql.render import check_names
 
+    source = settings.sources
+    if len(source.tables) != 1 or not source.tables[0].is_identity:
+        raise ConfigError(
+            "demo generates one RudderStack tracks table; --layout, --column, --source-path and several "
+            "--source-table apply to `journey-sql apply`."
+        )
     check_names(settings, get_dialect("duckdb"))
     engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit, create=True)
     try:

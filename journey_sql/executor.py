@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from journey_sql.engines.base import Engine, type_family
+from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
 from journey_sql.render import Relations, check_names, source_stats_select, stage_select, stage_statements
 from journey_sql.settings import Settings
@@ -62,37 +62,13 @@ Echo = Callable[[str], None]
 
 
 def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
-    """The source's columns, after making sure it is a tracks table we can read."""
-    schema, table = settings.source_schema, settings.source_table
-    columns = engine.columns(schema, table)
-    if columns is None:
-        schemas = engine.schemas()
-        if schema.lower() in (s.lower() for s in schemas):
-            tables = engine.tables(schema)
-            where = f"Tables in {schema}: {', '.join(tables) if tables else '(none)'}."
-        else:
-            where = f"Schema {schema} does not exist; schemas here: {', '.join(schemas) if schemas else '(none)'}."
-        raise SourceError(
-            f"Source table {schema}.{table} not found in {engine.describe()}. {where} "
-            "Point --source-schema and --source-table at your RudderStack tracks table."
-        )
-    missing = [c for c in SOURCE_COLUMNS if c not in columns]
-    if missing:
-        raise SourceError(
-            f"Source table {schema}.{table} lacks the column(s) {', '.join(missing)}. journey-sql reads "
-            f"{', '.join(SOURCE_COLUMNS)} from a RudderStack tracks table."
-        )
-    wrong = [
-        f"{c} is {columns[c]} (expected a {family} type)"
-        for c, family in SOURCE_COLUMNS.items()
-        if type_family(columns[c]) != family
-    ]
-    if wrong:
-        raise SourceError(
-            f"Source table {schema}.{table} has columns of the wrong type: {'; '.join(wrong)}. "
-            "Cast them in a view and point --source-table at the view."
-        )
-    return columns
+    """The first source table's columns, after making sure every source table can feed the six columns."""
+    from journey_sql.sources import check_source_table, probe_source
+
+    source = settings.sources
+    found = [check_source_table(engine, table, len(source.tables) > 1) for table in source.tables]
+    probe_source(engine, source)
+    return found[0]
 
 
 def source_relations(engine: Engine, settings: Settings, relations: Relations) -> Relations:
@@ -103,6 +79,10 @@ def source_relations(engine: Engine, settings: Settings, relations: Relations) -
     found by `rudder.tracks`/`src.id`. The catalog's spelling is used instead:
     the table quoted, and columns renamed in a derived table the stages read.
     """
+    if not isinstance(relations.source, exp.Table):
+        # A mapped or multi-table source names its columns in --column
+        # expressions, which are written unquoted like every other name.
+        return relations
     found = engine.real_names(settings.source_schema, settings.source_table)
     if found is None:
         return relations
@@ -205,10 +185,12 @@ def run_pipeline(
     """Build all five tables. On failure the previous tables are left exactly as they were."""
     check_names(settings, engine.dialect)
     final = Relations.for_settings(settings)
-    if final.source.sql().lower() in {t.sql().lower() for t in final.tables.values()}:
-        raise JourneyError(
-            f"--schema {settings.schema} would overwrite the source table {final.source.sql()}; choose another schema."
-        )
+    targets = {t.sql().lower() for t in final.tables.values()}
+    for table in settings.sources.tables:
+        if table.path is None and table.label.lower() in targets:
+            raise JourneyError(
+                f"--schema {settings.schema} would overwrite the source table {table.label}; choose another schema."
+            )
     _step(engine, "Checking the source table", check_source, engine, settings)
     final = _step(engine, "Looking up the source's real names", source_relations, engine, settings, final)
     report = RunReport(source=_step(engine, "Counting the source rows", source_stats, engine, final))

@@ -233,5 +233,7 @@ def check_name(name: str, what: str, dialect_name: str, sqlglot_dialect: str, ou
 def check_settings_names(settings: object, dialect_name: str, sqlglot_dialect: str) -> None:
     """Every name a run uses, checked for one target, before any SQL is written or run."""
     check_name(settings.source_schema, "--source-schema", dialect_name, sqlglot_dialect)  # type: ignore[attr-defined]
-    check_name(settings.source_table, "--source-table", dialect_name, sqlglot_dialect)  # type: ignore[attr-defined]
+    for table in settings.sources.tables:  # type: ignore[attr-defined]
+        if table.table is not None:  # (a --source-path names files, not tables)
+            check_name(table.table, "--source-table", dialect_name, sqlglot_dialect)
     check_name(settings.schema, "--schema", dialect_name, sqlglot_dialect, output=True)  # type: ignore[attr-defined]

@@ -48,7 +48,7 @@ def _environment() -> jinja2.Environment:
 class Relations:
     """Where the source is read from and where each stage's table is written."""
 
-    source: exp.Table
+    source: exp.Expression  # a table, or a derived table over several (journey_sql/sources.py)
     tables: dict[str, exp.Table]
     # What the stages read in place of `source` when the engine would not find
     # it by its plain name (the executor sets it from the catalog's spelling).
@@ -65,7 +65,7 @@ class Relations:
     @classmethod
     def for_settings(cls, settings: Settings, suffix: str = "") -> Relations:
         return cls(
-            source=exp.table_(settings.source_table, db=settings.source_schema),
+            source=settings.sources.relation(),
             tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in STAGES},
         )
 
@@ -154,14 +154,19 @@ def render_script(settings: Settings, dialect_name: str, stage_names: list[str] 
     It creates the output schema first; where DDL is transactional it is one
     transaction, so a paste builds every table or none, as `apply` does.
     """
+    from journey_sql.sources import require_duckdb
+
     dialect = get_dialect(dialect_name)
     check_names(settings, dialect)
+    require_duckdb(settings.sources, dialect.name)
     relations = Relations.for_settings(settings)
     wanted = [s for s in STAGES if stage_names is None or s.name in stage_names]
-    # Only validated names (letters, digits, underscores) and numbers reach the
-    # comment, so nothing in it can end the line and become SQL.
+    # Names are validated (letters, digits, underscores); a --source-path may
+    # hold anything, so control characters are masked and nothing in the
+    # comment can end the line and become SQL.
+    label = "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in settings.sources.label)
     header = (
-        f"-- journey-sql {__version__} for {dialect.name}: {settings.source_schema}.{settings.source_table} -> "
+        f"-- journey-sql {__version__} for {dialect.name}: {label} -> "
         f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}\n"
     )
     assert "\n" not in header[:-1] and "\r" not in header

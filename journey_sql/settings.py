@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from journey_sql.errors import ConfigError
+
+if TYPE_CHECKING:
+    from journey_sql.sources import Source
 
 DEFAULT_SESSION_TIMEOUT = 30.0
 DEFAULT_DEPTH = 5
@@ -48,23 +53,45 @@ class Settings:
     schema: str = "analytics"
     session_timeout: float = DEFAULT_SESSION_TIMEOUT
     depth: int = DEFAULT_DEPTH
+    # The tables (or files) the events come from and how each maps onto the six
+    # columns the stages read: journey_sql/sources.py. None means source_table as is.
+    source: Source | None = field(default=None, compare=False)
 
     @classmethod
     def create(
         cls,
         source_schema: str | None = None,
-        source_table: str | None = None,
+        source_table: str | Sequence[str] | None = None,
         schema: str | None = None,
         session_timeout: float | str | None = None,
         depth: int | str | None = None,
+        layout: str | None = None,
+        columns: Any = None,
+        source_path: str | None = None,
     ) -> Settings:
+        from journey_sql.sources import build_source, get_layout, parse_columns
+
+        chosen = get_layout(layout)
+        tables = [source_table] if isinstance(source_table, str) else list(source_table or [])
+        tables = [check_identifier(t, "--source-table") for t in tables] or [chosen.source_table]
+        source_schema = check_identifier(_default(source_schema, chosen.source_schema), "--source-schema")
         return cls(
-            source_schema=check_identifier(_default(source_schema, cls.source_schema), "--source-schema"),
-            source_table=check_identifier(_default(source_table, cls.source_table), "--source-table"),
+            source_schema=source_schema,
+            source_table=tables[0],
             schema=check_identifier(_default(schema, cls.schema), "--schema"),
             session_timeout=_timeout(session_timeout),
             depth=_depth(depth),
+            source=build_source(chosen.name, source_schema, tuple(tables), source_path, parse_columns(columns)),
         )
+
+    @property
+    def sources(self) -> Source:
+        """The source, also for a Settings built directly rather than through `create`."""
+        if self.source is not None:
+            return self.source
+        from journey_sql.sources import build_source
+
+        return build_source(None, self.source_schema, (self.source_table,), None, [])
 
     @property
     def timeout_us(self) -> int:

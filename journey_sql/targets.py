@@ -45,7 +45,19 @@ def from_config(config: dict[str, Any], name: str) -> Target:
 
 # What a [targets.NAME] table may set: its connection and the options apply takes.
 TARGET_KEYS = frozenset(
-    {"connection", "source_schema", "source_table", "schema", "session_timeout", "depth", "threads", "memory_limit"}
+    {
+        "connection",
+        "source_schema",
+        "source_table",
+        "schema",
+        "session_timeout",
+        "depth",
+        "threads",
+        "memory_limit",
+        "layout",
+        "source_path",
+        "columns",
+    }
 )
 _SECRET_KEYS = ("password", "pass", "token", "secret", "private_key", "passphrase", "keyfile")
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 # helper modules (reference, strategies, harness) live beside the tests
 sys.path.insert(0, str(Path(__file__).parent))
@@ -18,6 +18,10 @@ settings.register_profile(
     print_blob=True,
 )
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
+# for checking that a property test fails on a deliberately broken build: report the first failure, unshrunk
+settings.register_profile(
+    "mutation", parent=settings.get_profile("default"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 

@@ -137,6 +137,10 @@ class Engine:
         """Inside the run's transaction: claim `schema` for this run; False if another run holds it."""
         return True
 
+    def relation_columns(self, sql: str) -> dict[str, str]:
+        """Lower-cased column name -> type of a query's result, where the engine can say without running it."""
+        raise NotImplementedError
+
     def create_schema(self, schema: str) -> None:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.sql(exp.to_identifier(schema))}")
 

@@ -91,5 +91,10 @@ class DuckDBEngine(Engine):
     def explain(self, sql: str) -> str:
         return "\n".join(row[1] for row in self.query(f"EXPLAIN {sql}"))
 
+    def relation_columns(self, sql: str) -> dict[str, str]:
+        """Types of a query's or a file reader's columns: DESCRIBE reads only the files' schemas."""
+        query = sql if sql.lstrip().upper().startswith("SELECT") else f"SELECT * FROM {sql}"
+        return {str(r[0]).lower(): str(r[1]) for r in self.query(f"DESCRIBE {query}")}
+
     def close(self) -> None:
         self.con.close()
