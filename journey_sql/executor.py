@@ -242,7 +242,7 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
             f"--dry-run needs an engine that estimates query cost (BigQuery); {engine.dialect.name} does not."
         )
     check_names(settings, engine.dialect)
-    check_source(engine, settings)
+    _step(engine, "Checking the source table", check_source, engine, settings)
     relations = Relations.for_settings(settings)
     schema = settings.schema.lower()
     built = (

@@ -34,6 +34,9 @@ SECRET_ENV_VARS = (
     "SNOWFLAKE_TOKEN",
     "PRIVATE_KEY_PASSPHRASE",
     "DATABRICKS_TOKEN",
+    # read by the AWS SDK for Redshift's iam=true
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 )
 
 # Query-parameter keys whose values are secrets (a key *file* is a path, not a secret).

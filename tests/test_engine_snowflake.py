@@ -290,6 +290,43 @@ def test_a_failing_stage_leaves_the_previous_tables(
         engine.close()
 
 
+def test_a_source_created_with_quoted_lower_case_names_is_read_by_them(
+    fake_snowflake, rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snowflake would not find "tracks" or "id" unquoted (fakesnow would): the SQL must name them as created."""
+    engine = connect_engine(cli_url("LOWER_DB"))
+    harness = SnowflakeHarness(engine)
+    settings = Settings.create(source_schema="lower_src", session_timeout=20, depth=4)
+    try:
+        engine.execute('CREATE SCHEMA IF NOT EXISTS "lower_src"')
+        engine.execute(
+            'CREATE OR REPLACE TABLE "lower_src"."tracks" ("id" VARCHAR, "anonymous_id" VARCHAR, "user_id" VARCHAR, '
+            '"event" VARCHAR, "timestamp" TIMESTAMP_TZ, "received_at" TIMESTAMP_TZ)'
+        )
+        with engine.con.cursor() as cur:
+            cur.executemany(
+                'INSERT INTO "lower_src"."tracks" VALUES (%s, %s, %s, %s, %s, %s)',
+                [[r[c] for c in ("id", "anonymous_id", "user_id", "event", "timestamp", "received_at")] for r in rows],
+            )
+        seen: list[str] = []
+        real_execute = SnowflakeEngine.execute
+
+        def recording(self: SnowflakeEngine, sql: str) -> None:
+            seen.append(sql)
+            real_execute(self, sql)
+
+        monkeypatch.setattr(SnowflakeEngine, "execute", recording)
+        result = apply("--source-schema", "lower_src", database="LOWER_DB")
+        assert result.exit_code == 0, result.output
+        reads = [sql for sql in seen if "lower_src" in sql.lower()]
+        assert len(reads) == 2  # the two stages that read the source
+        for sql in reads:
+            assert '"lower_src"."tracks"' in sql and '"id" AS id' in sql and '"timestamp" AS timestamp' in sql, sql
+        assert_matches_reference(harness.fetch(settings), compute(rows, 20, 4), "snowflake lower-case source")
+    finally:
+        engine.close()
+
+
 def test_ctrl_c_on_a_staging_engine_says_what_it_left(
     fake_snowflake, rows: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ class DuckDBEngine(Engine):
             if not create and not file.exists():
                 raise ConnectionError_(
                     f"DuckDB file {file} does not exist. Point --connection at the database holding your "
-                    "tracks table, or run `journey-sql demo` to create one with sample data."
+                    f"tracks table, or run `journey-sql demo --database {shlex.quote(path)}` to create it with "
+                    "sample data."
                 )
         config: dict[str, Any] = {}
         threads = threads or spec.params.get("threads")

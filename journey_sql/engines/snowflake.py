@@ -158,6 +158,9 @@ class SnowflakeEngine(Engine):
     # ends the transaction), so a failed run cannot be rolled back: tables are
     # built under staging names and swapped in at the end.
     transactional_ddl = False
+    # Unquoted names are upper-cased: a source created with quoted lower-case
+    # names ("tracks", "id") is read by those real names.
+    case_fold = "upper"
 
     def __init__(self, spec: ConnectionSpec, con: Any) -> None:
         super().__init__(spec)
