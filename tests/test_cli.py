@@ -87,7 +87,7 @@ def test_render_one_stage(runner: CliRunner) -> None:
         (["apply", "--connection", "duckdb://"], "needs a path"),
         (["apply", "--connection", "not a url"], "is not a URL"),
         (["apply", "--connection", "duckdb:///no/such/dir/x.duckdb"], "does not exist"),
-        (["apply", "--connection", "duckdb:///no_such_file.duckdb"], "`journey-sql demo --database no_such_file.duckdb`"),
+        (["apply", "--connection", "duckdb:///no_such_file.duckdb"], "demo --database no_such_file.duckdb`"),
     ],
 )
 def test_bad_input_is_a_clear_error_not_a_traceback(runner: CliRunner, args: list[str], message: str) -> None:

@@ -75,6 +75,19 @@ def wait_for_stage_lines(proc: subprocess.Popen[str], k: int) -> list[str]:
     return seen
 
 
+def killed_before_commit(proc: subprocess.Popen[str], k: int) -> bool:
+    """SIGKILL the run after stage line k (k = 0: after a short timer); False if it may have committed first.
+
+    The run commits only after the last stage's line, so a run killed before
+    printing every stage line was certainly killed mid-run.
+    """
+    seen = wait_for_stage_lines(proc, k) if k else (time.sleep(0.3) or [])
+    proc.send_signal(signal.SIGKILL)
+    rest = proc.communicate(timeout=60)[1]
+    lines = len(seen) + sum(1 for line in rest.splitlines() if any(line.startswith(s.name) for s in STAGES))
+    return proc.returncode == -signal.SIGKILL and lines < len(STAGES)
+
+
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out + err
@@ -118,16 +131,10 @@ def test_sigkill_mid_stage_on_duckdb_leaves_the_previous_tables(duck: tuple[Path
     kills = 0
     for k in (0, 1, 2, 3, 4):
         proc = start([*conn, *CHANGED], tmp_path)
-        if k == 0:
-            time.sleep(0.4)  # interpreter starting, connecting, checking or counting the source
-        else:
-            wait_for_stage_lines(proc, k)
-        proc.send_signal(signal.SIGKILL)
-        if proc.wait() == 0:  # it finished before the signal landed: not a kill point; put the tables back
+        if not killed_before_commit(proc, k):  # it got to COMMIT first: not a kill point; put the tables back
             run_ok(conn, tmp_path)
             continue
         kills += 1
-        assert proc.returncode == -signal.SIGKILL
         assert duckdb_snapshot(path) == before, f"tables changed after a kill at point {k}"
     assert kills >= 4
     run_ok([*conn, *CHANGED], tmp_path)
@@ -219,16 +226,10 @@ def test_sigkill_mid_stage_on_postgres_leaves_the_previous_tables(pg: dict[str, 
     kills = 0
     for k in (0, 1, 2, 3, 4):
         proc = start([*pg["conn"], *CHANGED], tmp_path, pg["env"])
-        if k == 0:
-            time.sleep(0.4)
-        else:
-            wait_for_stage_lines(proc, k)
-        proc.send_signal(signal.SIGKILL)
-        if proc.wait() == 0:  # it finished before the signal landed: not a kill point; put the tables back
+        if not killed_before_commit(proc, k):  # it got to COMMIT first: not a kill point; put the tables back
             run_ok(pg["conn"], tmp_path, pg["env"])
             continue
         kills += 1
-        assert proc.returncode == -signal.SIGKILL
         wait_for_no_run(pg)
         assert pg_snapshot(pg) == before, f"tables changed after a kill at point {k}"
     assert kills >= 4
