@@ -50,7 +50,11 @@ def _redshift_epoch_us(ts: exp.Expression) -> exp.Expression:
     micros_in_minute = exp.cast(
         exp.func("ROUND", exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))), "BIGINT"
     )
-    return exp.Add(this=exp.Mul(this=minutes, expression=exp.Literal.number(1_000_000)), expression=micros_in_minute)
+    # parenthesised: the sum is an operand of larger arithmetic (a - b), and the
+    # generator does not add parentheses to a tree built by hand
+    return exp.paren(
+        exp.Add(this=exp.Mul(this=minutes, expression=exp.Literal.number(1_000_000)), expression=micros_in_minute)
+    )
 
 
 def rewrite_epoch_us(build: Callable[[exp.Expression], exp.Expression]) -> Transform:

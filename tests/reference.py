@@ -1,4 +1,4 @@
-"""The oracle: all five tables computed in plain Python from a list of source rows, straight from
+"""The oracle: all eight tables computed in plain Python from a list of source rows, straight from
 docs/semantics.md. No SQL, no journey_sql imports: it must stay independent of what it checks."""
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class Tables:
     session_tracks: list[tuple]
     track_facts: list[tuple]
     tracks_flow: list[tuple]
+    session_track_facts: list[tuple]
+    session_duration: list[tuple]
+    user_session_facts: list[tuple]
 
     def as_dict(self) -> dict[str, list[tuple]]:
         return {
@@ -70,10 +73,13 @@ class Tables:
             "dbt_session_tracks": self.session_tracks,
             "dbt_track_facts": self.track_facts,
             "dbt_tracks_flow": self.tracks_flow,
+            "dbt_session_track_facts": self.session_track_facts,
+            "dbt_session_duration": self.session_duration,
+            "dbt_user_session_facts": self.user_session_facts,
         }
 
 
-def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tables:
+def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5, count_events: tuple[str, ...] = ()) -> Tables:
     timeout_us = round(timeout_minutes * MICROS_PER_MINUTE)
     events = placeable(rows)
 
@@ -100,6 +106,7 @@ def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tab
         by_visitor[alias[e["user_id"] if e["user_id"] is not None else e["anonymous_id"]]].append(e)
 
     mapped, sessions, facts, flow = [], [], [], []
+    session_facts, durations, user_facts = [], [], []
     for visitor, evs in by_visitor.items():
         evs.sort(key=lambda e: (epoch_us(e["timestamp"]), e["id"]))
         session_no = 0
@@ -129,4 +136,13 @@ def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tab
                     members[seq - 1 + k]["event"] if seq - 1 + k < len(members) else None for k in range(1, depth)
                 ]
                 flow.append((e["id"], session_id, seq, e["event"], visitor, ts, *following))
-    return Tables(aliases_mapping, mapped, sessions, facts, flow)
+            # the seed's extra models: the session's last event in (timestamp, id) order, its size,
+            # how many times each counted event name occurs (exact string equality), exact duration
+            first, last = members[0], members[-1]
+            counts = [sum(1 for e in members if e["event"] == name) for name in count_events]
+            session_facts.append((session_id, to_naive_utc(last["timestamp"]), len(members), *counts))
+            durations.append(
+                (visitor, session_id, (epoch_us(last["timestamp"]) - epoch_us(first["timestamp"])) / MICROS_PER_MINUTE)
+            )
+        user_facts.append((visitor, starts[0], starts[-1], len(starts)))
+    return Tables(aliases_mapping, mapped, sessions, facts, flow, session_facts, durations, user_facts)
