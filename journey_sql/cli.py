@@ -232,6 +232,16 @@ def _stderr(line: str) -> None:
     click.echo(line, err=True)
 
 
+def _add_answer_commands() -> None:
+    from journey_sql.cli_answers import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_answer_commands()
+
+
 def main() -> None:
     cli(prog_name="journey-sql")
 
