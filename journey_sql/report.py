@@ -141,12 +141,16 @@ def sankey_figure(result: PathsResult) -> Any:
             node(0, labels[0])
     order = sorted(nodes, key=nodes.__getitem__)
     positions = max((p for p, _ in order), default=0) or 1
+    x, y = _sankey_positions(order, links, positions)
     figure = go.Figure(
         go.Sankey(
             arrangement="snap",
             node={
                 "label": [label for _, label in order],
                 "color": [colours[label] for _, label in order],
+                # each step in its own column, so "(end)" after step 2 stands in step 3's column
+                "x": x,
+                "y": y,
                 "pad": 14,
                 "thickness": 16,
                 "line": {"color": "white", "width": 0.5},
@@ -172,22 +176,60 @@ def sankey_figure(result: PathsResult) -> Any:
     return figure
 
 
+def _sankey_positions(
+    order: list[tuple[int, str]], links: dict[tuple[int, int], int], positions: int
+) -> tuple[list[float], list[float]]:
+    """Node centres: x by step; within a step the biggest nodes first, end markers last."""
+    flow = [0] * len(order)
+    inflow = [0] * len(order)
+    for (source, target), value in links.items():
+        flow[source] += value
+        inflow[target] += value
+    size = [max(f, i) for f, i in zip(flow, inflow)]
+    x = [min(max(p / positions, 0.001), 0.999) for p, _ in order]
+    y = [0.5] * len(order)
+    for column in range(positions + 1):
+        members = [i for i, (p, _) in enumerate(order) if p == column]
+        members.sort(key=lambda i: (order[i][1].startswith("("), -size[i], order[i][1]))
+        total = sum(size[i] for i in members) or 1
+        gap = 0.02
+        span = 1 - gap * max(len(members) - 1, 0)
+        top = 0.0
+        for i in members:
+            height = span * size[i] / total
+            y[i] = min(max(top + height / 2, 0.001), 0.999)
+            top += height + gap
+    return x, y
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
 def funnel_figure(result: FunnelResult) -> Any:
     import plotly.graph_objects as go
 
-    labels = [f"{s.number}. {s.event}" for s in result.steps]
+    unit = result.by + "s"
+    labels = []
+    for s in result.steps:
+        if s.number == 1:
+            stats = f"{_pct(s.units / result.total_units if result.total_units else None)} of all {unit}"
+        else:
+            stats = f"{_pct(s.from_previous)} of previous · {_pct(s.from_first)} of step 1"
+        labels.append(f"<b>{s.number}. {html.escape(s.event)}</b><br><span style='color:#666'>{stats}</span>")
     figure = go.Figure(
         go.Funnel(
             y=labels,
             x=[s.units for s in result.steps],
-            texttemplate="%{value:,} " + result.by + "s<br>%{percentInitial:.1%} of step 1, %{percentPrevious:.1%} of previous",
+            texttemplate="%{x:,} " + unit,
             textposition="inside",
             marker={"color": PALETTE[0]},
             connector={"fillcolor": "#dde6f0"},
-            hovertemplate="%{y}<br>%{x:,} " + result.by + "s<extra></extra>",
+            hovertemplate="%{x:,} " + unit + "<extra></extra>",
         )
     )
-    figure.update_layout(**_layout(height=110 + 70 * len(labels), margin={"l": 200, "r": 30, "t": 10, "b": 30}))
+    figure.update_layout(**_layout(height=110 + 70 * len(labels), margin={"l": 260, "r": 30, "t": 10, "b": 30}))
+    figure.update_yaxes(automargin=True)
     return figure
 
 
@@ -222,7 +264,7 @@ def durations_figure(durations: list[tuple[str, int]]) -> Any:
             text=[f"{n:,}" for _, n in durations],
             textposition="outside",
             cliponaxis=False,
-            marker={"color": [PALETTE[7]] + [PALETTE[0]] * (len(durations) - 1)},
+            marker={"color": ["#A9A9A9"] + [PALETTE[0]] * (len(durations) - 1)},
             hovertemplate="%{x} minutes<br>%{y:,} sessions<extra></extra>",
         )
     )
@@ -291,7 +333,7 @@ def _figure_html(figure: Any, div_id: str) -> str:
         full_html=False,
         include_plotlyjs=False,
         div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
+        config={"displaylogo": False, "responsive": True, "displayModeBar": False},
     )
 
 
