@@ -167,7 +167,7 @@ def sankey_figure(result: PathsResult) -> Any:
             valueformat=",d",
         )
     )
-    figure.update_layout(**_layout(height=460, margin={"l": 20, "r": 20, "t": 40, "b": 20}))
+    figure.update_layout(**_layout(height=520, margin={"l": 20, "r": 20, "t": 40, "b": 30}))
     for p in range(positions + 1):
         figure.add_annotation(
             x=p / positions, y=1.07, xref="paper", yref="paper", showarrow=False, text=f"<b>step {p + 1}</b>",
