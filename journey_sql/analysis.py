@@ -89,14 +89,18 @@ def check_paths_options(steps: int, top: int, start_event: str | None) -> None:
         raise ConfigError("--start-event needs an event name.")
 
 
-def paths_sql(settings: Settings, dialect: str | Dialect, steps: int = 5, top: int = 10, start_event: str | None = None) -> str:
+def paths_sql(
+    settings: Settings, dialect: str | Dialect, steps: int = 5, top: int = 10, start_event: str | None = None
+) -> str:
     check_paths_options(steps, top, start_event)
     d = get_dialect(dialect) if isinstance(dialect, str) else dialect
     params = {"start_event": start_event} if start_event is not None else {}
     return render_query("paths.sql.j2", settings, d, params, steps=steps, top=top, start_event=start_event is not None)
 
 
-def top_paths(engine: Any, settings: Settings, steps: int = 5, top: int = 10, start_event: str | None = None) -> PathsResult:
+def top_paths(
+    engine: Any, settings: Settings, steps: int = 5, top: int = 10, start_event: str | None = None
+) -> PathsResult:
     rows = run_query(engine, paths_sql(settings, engine.dialect, steps, top, start_event), "paths", settings)
     paths = []
     total = 0
@@ -138,7 +142,9 @@ def check_funnel_options(steps: list[str] | tuple[str, ...], by: str) -> None:
         raise ConfigError(f"--by must be one of {', '.join(BY_CHOICES)}, got {by!r}.")
 
 
-def funnel_sql(settings: Settings, dialect: str | Dialect, steps: list[str] | tuple[str, ...], by: str = "session") -> str:
+def funnel_sql(
+    settings: Settings, dialect: str | Dialect, steps: list[str] | tuple[str, ...], by: str = "session"
+) -> str:
     check_funnel_options(steps, by)
     d = get_dialect(dialect) if isinstance(dialect, str) else dialect
     params = {f"step_{i}": name for i, name in enumerate(steps, start=1)}

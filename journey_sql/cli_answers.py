@@ -147,7 +147,9 @@ def funnel(ctx: click.Context, steps: tuple[str, ...], by: str, fmt: str, **kw: 
     help="The HTML file to write.",
 )
 @click.option("--funnel", "funnel_steps", multiple=True, help="A funnel step for the report (repeat, in order).")
-@click.option("--by", type=click.Choice(["session", "visitor"]), default="session", show_default=True, help="Funnel unit.")
+@click.option(
+    "--by", type=click.Choice(["session", "visitor"]), default="session", show_default=True, help="Funnel unit."
+)
 @connection_options
 @click.pass_context
 @friendly_errors

@@ -261,9 +261,8 @@ def run_demo(
     memory_limit: str | None = None,
     echo: Echo = lambda _: None,
 ) -> tuple[RunReport, dict[str, Any]]:
-    from journey_sql.engines import connect
-
     from journey_sql.analysis import top_paths
+    from journey_sql.engines import connect
     from journey_sql.report import build_report, write_report
 
     engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit, create=True)

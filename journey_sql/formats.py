@@ -89,7 +89,9 @@ def format_funnel(result: FunnelResult, fmt: str) -> str:
     records = funnel_records(result)
     unit = result.by + "s"
     if fmt == "json":
-        return json.dumps({"by": result.by, "total_" + unit: result.total_units, "steps": records}, indent=2, ensure_ascii=False)
+        return json.dumps(
+            {"by": result.by, "total_" + unit: result.total_units, "steps": records}, indent=2, ensure_ascii=False
+        )
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")

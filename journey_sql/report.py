@@ -57,7 +57,9 @@ def duration_labels() -> list[str]:
     return labels
 
 
-def build_report(engine: Any, settings: Settings, funnel_steps: list[str] | None = None, by: str = "session") -> ReportData:
+def build_report(
+    engine: Any, settings: Settings, funnel_steps: list[str] | None = None, by: str = "session"
+) -> ReportData:
     """Run the report's queries on `engine` and collect the aggregates."""
     started = time.perf_counter()
     dialect = engine.dialect
@@ -386,8 +388,10 @@ def render_html(data: ReportData) -> str:
         (
             "durations",
             "How long sessions last",
-            f"Minutes from a session's first to its last event. {share_single:.0%} of sessions are a single "
-            "instant (one event, or several at the same time), shown in grey.",
+            (
+                f"Minutes from a session's first to its last event. {share_single:.0%} of sessions are a single "
+                "instant (one event, or several at the same time), shown in grey."
+            ),
             durations_figure(data.durations),
         ),
         (

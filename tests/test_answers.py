@@ -57,7 +57,12 @@ def _expected_paths(tables, steps: int, top: int, start: str | None) -> dict[str
     return {
         "total_sessions": total,
         "paths": [
-            {"steps": list(path), "ended": ended, "sessions": n, "path": [s if s is not None else "(no event name)" for s in path] + ([END] if ended else [])}
+            {
+                "steps": list(path),
+                "ended": ended,
+                "sessions": n,
+                "path": [s if s is not None else "(no event name)" for s in path] + ([END] if ended else []),
+            }
             for path, ended, n in rows
         ],
     }
@@ -164,7 +169,12 @@ def _check_cli(connection: str, env: dict[str, str]) -> None:
             top,
             start,
         )
-    for steps, by in [(["A", "B", "C"], "session"), (["A", "B", "B"], "visitor"), (["C", "B"], "visitor"), (["Z"], "session")]:
+    for steps, by in [
+        (["A", "B", "C"], "session"),
+        (["A", "B", "B"], "visitor"),
+        (["C", "B"], "visitor"),
+        (["Z"], "session"),
+    ]:
         out = json.loads(run("funnel", *steps, "--by", by, "--format", "json").stdout)
         want = _expected_funnel(tables, steps, by)
         assert out[f"total_{by}s"] == want["total"]

@@ -72,7 +72,9 @@ def test_every_engine_matches_reference_on_demo_data(engine_harness, demo_rows) 
     funnel_steps = ["Product Viewed", "Product Added", "Product Viewed", "Order Completed"]
     for by in ("session", "visitor"):
         got_funnel = funnel(engine, s, funnel_steps, by)
-        assert (got_funnel.total_units, [f.units for f in got_funnel.steps]) == reference_funnel(tables, funnel_steps, by)
+        assert (got_funnel.total_units, [f.units for f in got_funnel.steps]) == reference_funnel(
+            tables, funnel_steps, by
+        )
     report = build_report(engine, s, funnel_steps[:2])
     assert (report.events, report.sessions, report.visitors) == (
         len(tables.track_facts),

@@ -126,7 +126,7 @@ def test_report_is_self_contained(report: dict[str, Any]) -> None:
 def test_report_draws_in_chromium(report: dict[str, Any], tmp_path: Path) -> None:
     exe = chromium()
     profile = tmp_path / "profile"
-    log = open(tmp_path / "chromium.log", "wb")
+    log = open(tmp_path / "chromium.log", "wb")  # noqa: SIM115  # closed after chromium exits, below
     proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"], stdout=log, stderr=log)
     devtools = None
     try:
@@ -155,8 +155,12 @@ def test_report_draws_in_chromium(report: dict[str, Any], tmp_path: Path) -> Non
         sankey_labels = devtools.evaluate(
             "Array.from(document.querySelectorAll('#sankey .node-label')).map(e => e.textContent)"
         )
-        funnel_texts = devtools.evaluate("Array.from(document.querySelectorAll('#funnel .bartext')).map(e => e.textContent)")
-        funnel_ticks = devtools.evaluate("Array.from(document.querySelectorAll('#funnel .ytick')).map(e => e.textContent)")
+        funnel_texts = devtools.evaluate(
+            "Array.from(document.querySelectorAll('#funnel .bartext')).map(e => e.textContent)"
+        )
+        funnel_ticks = devtools.evaluate(
+            "Array.from(document.querySelectorAll('#funnel .ytick')).map(e => e.textContent)"
+        )
         sankey_total = devtools.evaluate(
             "document.getElementById('sankey').data[0].link.value.reduce((a, b) => a + b, 0)"
         )
@@ -195,8 +199,10 @@ def test_report_draws_in_chromium(report: dict[str, Any], tmp_path: Path) -> Non
     assert not requests, f"the report fetched from the network: {requests[:5]}"
 
     # the Sankey: every label of the reference's top paths, and the sessions they hold
-    total, paths = report["paths"]
-    expected_labels = {s for path, ended, _ in paths for s in path} | ({"(end)"} if any(e for _, e, _ in paths) else set())
+    _, paths = report["paths"]
+    expected_labels = {s for path, ended, _ in paths for s in path} | (
+        {"(end)"} if any(e for _, e, _ in paths) else set()
+    )
     assert set(sankey_labels) == expected_labels
     links = sum(n * (len(path) - (0 if ended else 1)) for path, ended, n in paths)
     assert sankey_total == links
