@@ -68,10 +68,29 @@ def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help=f"Events per dbt_tracks_flow row: the event and the {DEFAULT_DEPTH - 1} that follow it "
             f"({MIN_DEPTH}..{MAX_DEPTH}). [default: {DEFAULT_DEPTH}]",
         ),
+        click.option(
+            "--count-event",
+            "count_events",
+            multiple=True,
+            type=EventNames(),
+            envvar=_env("count_events"),
+            help="Add a cnt_<event> column to dbt_session_track_facts counting this event per session "
+            "(repeatable; JOURNEY_SQL_COUNT_EVENTS takes a comma-separated list).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+class EventNames(click.ParamType):
+    """Event names contain spaces ('Product Viewed'), so a list in an environment variable is split on commas."""
+
+    name = "NAME"
+    envvar_list_splitter = ","
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [part.strip() for part in rv.split(",") if part.strip()]
 
 
 def duckdb_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,6 +112,7 @@ def _settings(kwargs: dict[str, Any]) -> Settings:
         schema=kwargs.pop("schema"),
         session_timeout=kwargs.pop("session_timeout"),
         depth=kwargs.pop("depth"),
+        count_events=kwargs.pop("count_events", None),
     )
 
 
@@ -340,6 +360,16 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 
 def _stderr(line: str) -> None:
     click.echo(line, err=True)
+
+
+def _add_answer_commands() -> None:
+    from journey_sql.cli_answers import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_answer_commands()
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ KNOWN_KEYS = frozenset(
         "schema",
         "session_timeout",
         "depth",
+        "count_events",
         "threads",
         "memory_limit",
         "targets",

@@ -7,6 +7,7 @@ machine and thread count, and ten million events take seconds, not minutes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from journey_sql.dialects import get_dialect
@@ -231,6 +232,11 @@ def generate(con: Any, events: int, seed: int, schema: str = "rudder", table: st
         con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
 
 
+# The funnel the demo's report shows: the shop's scripts in FUNNELS lead there.
+DEMO_FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+REPORT_FILE = "journey-report.html"
+
+
 def check_demo_may_write(con: Any, database: str, settings: Settings) -> None:
     """Refuse a database holding tables the demo did not make: the demo never touches a user's data.
 
@@ -271,21 +277,12 @@ def summarise(con: Any, settings: Settings) -> dict[str, Any]:
           FROM {s}.dbt_track_facts GROUP BY session_id)
         """
     ).fetchone()
-    width = min(5, settings.depth)
-    cols = ["event"] + [f"event_{k}" for k in range(2, width + 1)]
-    journeys = con.execute(
-        f"SELECT {', '.join(cols)}, COUNT(*) AS n FROM {s}.dbt_tracks_flow "
-        f"WHERE {' AND '.join(c + ' IS NOT NULL' for c in cols)} "
-        f"GROUP BY ALL ORDER BY n DESC, {', '.join(cols)} LIMIT 10"
-    ).fetchall()
     return {
         "events": events,
         "visitors": visitors,
         "sessions": sessions,
         "median_session_minutes": median_minutes,
         "median_events_per_session": median_events,
-        "journey_length": width,
-        "journeys": [(list(row[:-1]), row[-1]) for row in journeys],
     }
 
 
@@ -299,8 +296,10 @@ def run_demo(
     echo: Echo = lambda _: None,
     force: bool = False,
 ) -> tuple[RunReport, dict[str, Any]]:
+    from journey_sql.analysis import top_paths
     from journey_sql.engines import connect
     from journey_sql.render import check_names
+    from journey_sql.report import build_report, write_report
 
     source = settings.sources
     if len(source.tables) != 1 or not source.tables[0].is_identity:
@@ -310,6 +309,7 @@ def run_demo(
         )
     check_names(settings, get_dialect("duckdb"))
     engine = connect(f"duckdb:///{database}", threads=threads, memory_limit=memory_limit, create=True)
+    report_path = Path(database).resolve().parent / REPORT_FILE
     try:
         if not force:
             check_demo_may_write(engine.con, database, settings)  # type: ignore[attr-defined]
@@ -317,8 +317,12 @@ def run_demo(
         generate(engine.con, events, seed, settings.source_schema, settings.source_table)  # type: ignore[attr-defined]
         report = run_pipeline(engine, settings, echo=echo)
         summary = summarise(engine.con, settings)  # type: ignore[attr-defined]
+        summary["paths"] = top_paths(engine, settings, steps=5, top=10)
+        data = build_report(engine, settings, DEMO_FUNNEL)
     finally:
         engine.close()
+    summary["report_bytes"] = write_report(data, report_path)
+    summary["report"] = str(report_path)
     print_summary(summary, report, database, settings)
     return report, summary
 
@@ -341,16 +345,18 @@ def print_summary(summary: dict[str, Any], report: RunReport, database: str, set
     overview.add_row("median session length", f"{summary['median_session_minutes'] or 0:.1f} min")
     overview.add_row("median events per session", f"{summary['median_events_per_session'] or 0:g}")
     console.print(overview)
-    journeys = Table(title=f"Ten most common {summary['journey_length']}-event journeys")
-    journeys.add_column("#", justify="right")
-    journeys.add_column("journey")
-    journeys.add_column("times", justify="right")
-    for rank, (steps, n) in enumerate(summary["journeys"], start=1):
-        journeys.add_row(str(rank), " → ".join(steps), f"{n:,}")
-    console.print(journeys)
+    from journey_sql.formats import format_paths
+
+    # the same paths as `journey-sql paths`: each session once, from its start
+    console.print(format_paths(summary["paths"], "table"), soft_wrap=True)
     console.print(
         f"Tables are in {database}, schema {settings.schema}. Look at them with the DuckDB CLI or Python:\n"
         f"  python -c \"import duckdb; duckdb.connect('{database}').sql("
         f"'SELECT * FROM {settings.schema}.dbt_tracks_flow LIMIT 10').show()\"",
         soft_wrap=True,  # a command to copy must stay on one line
+    )
+    console.print(
+        f"The report is {summary['report']} ({summary['report_bytes']:,} bytes): open it in a browser, "
+        "it needs no network.",
+        soft_wrap=True,
     )

@@ -50,7 +50,11 @@ def _redshift_epoch_us(ts: exp.Expression) -> exp.Expression:
     micros_in_minute = exp.cast(
         exp.func("ROUND", exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))), "BIGINT"
     )
-    return exp.Add(this=exp.Mul(this=minutes, expression=exp.Literal.number(1_000_000)), expression=micros_in_minute)
+    # parenthesised: the sum is an operand of larger arithmetic (a - b), and the
+    # generator does not add parentheses to a tree built by hand
+    return exp.paren(
+        exp.Add(this=exp.Mul(this=minutes, expression=exp.Literal.number(1_000_000)), expression=micros_in_minute)
+    )
 
 
 def rewrite_epoch_us(build: Callable[[exp.Expression], exp.Expression]) -> Transform:
@@ -197,6 +201,9 @@ CLICKHOUSE_ORDER_BY: dict[str, tuple[str, ...]] = {
     "dbt_session_tracks": ("dbt_visitor_id", "session_start_at"),
     "dbt_track_facts": ("dbt_visitor_id", "timestamp", "event_id"),
     "dbt_tracks_flow": ("session_id", "track_sequence_number"),
+    "dbt_session_track_facts": ("session_id",),
+    "dbt_session_duration": ("dbt_visitor_id", "session_id"),
+    "dbt_user_session_facts": ("dbt_visitor_id",),
 }
 
 

@@ -79,19 +79,45 @@ def render_template(stage: Stage, settings: Settings, relations: Relations) -> s
             relations={name: table.sql(CANONICAL) for name, table in relations.tables.items()},
             timeout_us=settings.timeout_us,
             depth=settings.depth,
+            count_events=[(column, f":count_event_{i}") for i, column in enumerate(settings.count_columns)],
         )
     except jinja2.TemplateError as err:
         raise TemplateError(f"Template {stage.template} failed to render: {err}") from err
 
 
+def stage_params(settings: Settings) -> dict[str, str]:
+    """Values for the :name placeholders the stage templates leave for user-given strings."""
+    return {f"count_event_{i}": name for i, name in enumerate(settings.count_events)}
+
+
+def bind(tree: exp.Expression, params: dict[str, str], template: str) -> exp.Expression:
+    """Replace each :name placeholder with a string literal node.
+
+    User-given strings (event names) never pass through SQL text: the template
+    holds a placeholder, and the value enters the tree as a literal that each
+    dialect's generator quotes and escapes its own way."""
+
+    def visit(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder):
+            if node.name not in params:
+                raise TemplateError(f"Template {template} uses :{node.name}, which has no value.")
+            return exp.Literal.string(params[node.name])
+        return node
+
+    return tree.transform(visit)
+
+
+def parse_canonical(sql: str, template: str) -> exp.Expression:
+    try:
+        return sqlglot.parse_one(sql, read=CANONICAL)
+    except sqlglot.errors.ParseError as err:
+        raise TemplateError(f"Template {template} rendered SQL that does not parse: {err}") from err
+
+
 def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> exp.Expression:
     """The stage's SELECT as a tree, already transformed for `dialect`."""
-    sql = render_template(stage, settings, relations)
-    try:
-        tree = sqlglot.parse_one(sql, read=CANONICAL)
-    except sqlglot.errors.ParseError as err:
-        raise TemplateError(f"Template {stage.template} rendered SQL that does not parse: {err}") from err
-    tree = dialect.transpile(tree)
+    tree = parse_canonical(render_template(stage, settings, relations), stage.template)
+    tree = dialect.transpile(bind(tree, stage_params(settings), stage.template))
     if relations.real_source is not None:
         tree = _read_real_source(tree, relations)
     return tree
@@ -167,7 +193,9 @@ def render_script(settings: Settings, dialect_name: str, stage_names: list[str] 
     label = "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in settings.sources.label)
     header = (
         f"-- journey-sql {__version__} for {dialect.name}: {label} -> "
-        f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}\n"
+        f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}"
+        + (f", counting {', '.join(settings.count_columns)}" if settings.count_events else "")
+        + "\n"
     )
     assert "\n" not in header[:-1] and "\r" not in header
     parts = [header]

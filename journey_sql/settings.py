@@ -56,6 +56,8 @@ class Settings:
     # The tables (or files) the events come from and how each maps onto the six
     # columns the stages read: journey_sql/sources.py. None means source_table as is.
     source: Source | None = field(default=None, compare=False)
+    # event names counted per session in dbt_session_track_facts (--count-event)
+    count_events: tuple[str, ...] = ()
 
     @classmethod
     def create(
@@ -68,6 +70,7 @@ class Settings:
         layout: str | None = None,
         columns: Any = None,
         source_path: str | None = None,
+        count_events: list[str] | tuple[str, ...] | None = None,
     ) -> Settings:
         from journey_sql.sources import build_source, get_layout, parse_columns
 
@@ -82,6 +85,7 @@ class Settings:
             session_timeout=_timeout(session_timeout),
             depth=_depth(depth),
             source=build_source(chosen.name, source_schema, tuple(tables), source_path, parse_columns(columns)),
+            count_events=_count_events(count_events),
         )
 
     @property
@@ -92,6 +96,11 @@ class Settings:
         from journey_sql.sources import build_source
 
         return build_source(None, self.source_schema, (self.source_table,), None, [])
+
+    @property
+    def count_columns(self) -> tuple[str, ...]:
+        """dbt_session_track_facts' cnt_ columns, one per --count-event, in the order given."""
+        return tuple(count_column(name) for name in self.count_events)
 
     @property
     def timeout_us(self) -> int:
@@ -131,3 +140,49 @@ def _depth(value: int | str | None) -> int:
             f"(the event itself and up to {MAX_DEPTH - 1} that follow it), got {depth}."
         )
     return depth
+
+
+# The longest name PostgreSQL keeps (it silently truncates longer ones); the
+# other engines allow at least this many characters.
+MAX_COLUMN_NAME = 63
+
+
+def count_column(event: str) -> str:
+    """The column counting `event`: 'cnt_' + the name lower-cased, every run of
+    characters other than a-z and 0-9 turned into one '_', with no '_' at either end.
+    'Product Viewed' -> cnt_product_viewed, 'signup' -> cnt_signup."""
+    stem = re.sub(r"[^a-z0-9]+", "_", event.lower()).strip("_")
+    return f"cnt_{stem}"
+
+
+def _count_events(value: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    names: list[str] = []
+    columns: dict[str, str] = {}
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"--count-event needs an event name, got {name!r}.")
+        if name in names:
+            continue  # the same event twice is counted once
+        column = count_column(name)
+        if column == "cnt_":
+            raise ConfigError(
+                f"--count-event {name!r} has no letter or digit to name its column after "
+                "(columns are cnt_ + the name's letters and digits)."
+            )
+        if len(column) > MAX_COLUMN_NAME:
+            raise ConfigError(
+                f"--count-event {name[:40]!r}... gives the column {column[:40]}..., longer than "
+                f"{MAX_COLUMN_NAME} characters (PostgreSQL's limit). Count a shorter event name."
+            )
+        if column in columns:
+            raise ConfigError(
+                f"--count-event {columns[column]!r} and {name!r} would both be counted in the column {column}. "
+                "Give only one of them."
+            )
+        columns[column] = name
+        names.append(name)
+    return tuple(names)

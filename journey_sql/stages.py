@@ -1,4 +1,4 @@
-"""The five stages in run order: the table each builds and the columns it promises."""
+"""The stages in run order: the table each builds and the columns it promises."""
 
 from __future__ import annotations
 
@@ -38,6 +38,22 @@ STAGES: tuple[Stage, ...] = (
         "each event with the events that follow it",
         ("event_id", "session_id", "track_sequence_number", "event", "dbt_visitor_id", "timestamp"),
     ),
+    # The seed project's extra models, built from the tables above.
+    Stage(
+        "dbt_session_track_facts",
+        "per session: last event and event counts",
+        ("session_id", "ended_at", "num_pvs"),  # then one cnt_<event> per --count-event
+    ),
+    Stage(
+        "dbt_session_duration",
+        "per session: exact minutes from first to last event",
+        ("dbt_visitor_id", "session_id", "session_duration"),
+    ),
+    Stage(
+        "dbt_user_session_facts",
+        "per visitor: first and last session start, number of sessions",
+        ("dbt_visitor_id", "first_date", "last_date", "number_of_sessions"),
+    ),
 )
 
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
@@ -53,10 +69,12 @@ SOURCE_COLUMNS: dict[str, str] = {
 }
 
 
-def stage_columns(stage: Stage, depth: int) -> tuple[str, ...]:
-    """Columns of a stage's table; the flow table grows with --depth."""
+def stage_columns(stage: Stage, depth: int, count_columns: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Columns of a stage's table; the flow table grows with --depth, session facts with --count-event."""
     if stage.name == "dbt_tracks_flow":
         return stage.columns + tuple(f"event_{k}" for k in range(2, depth + 1))
+    if stage.name == "dbt_session_track_facts":
+        return stage.columns + tuple(count_columns)
     return stage.columns
 
 

@@ -16,6 +16,9 @@ KEYS = {
     "dbt_session_tracks": 0,
     "dbt_track_facts": 2,
     "dbt_tracks_flow": 0,
+    "dbt_session_track_facts": 0,
+    "dbt_session_duration": 1,
+    "dbt_user_session_facts": 0,
 }
 FLOAT_TOLERANCE = 1e-6
 

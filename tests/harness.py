@@ -1,4 +1,4 @@
-"""Engines as the tests see them: load source rows, run the real pipeline, read the five tables back.
+"""Engines as the tests see them: load source rows, run the real pipeline, read the tables back.
 
 Each harness goes through journey_sql's own engine classes and executor; only
 loading the fixture rows and reading results back is test code.
@@ -42,7 +42,7 @@ class EngineHarness:
     def fetch(self, settings: Settings) -> dict[str, list[tuple]]:
         result = {}
         for stage in STAGES:
-            cols = ", ".join(self.quote(c) for c in stage_columns(stage, settings.depth))
+            cols = ", ".join(self.quote(c) for c in stage_columns(stage, settings.depth, settings.count_columns))
             result[stage.name] = [
                 tuple(r) for r in self.engine.query(f"SELECT {cols} FROM {settings.schema}.{stage.name}")
             ]

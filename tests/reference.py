@@ -1,4 +1,4 @@
-"""The oracle: all five tables computed in plain Python from a list of source rows, straight from
+"""The oracle: all eight tables computed in plain Python from a list of source rows, straight from
 docs/semantics.md. No SQL, no journey_sql imports: it must stay independent of what it checks."""
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ class Tables:
     session_tracks: list[tuple]
     track_facts: list[tuple]
     tracks_flow: list[tuple]
+    session_track_facts: list[tuple]
+    session_duration: list[tuple]
+    user_session_facts: list[tuple]
 
     def as_dict(self) -> dict[str, list[tuple]]:
         return {
@@ -102,10 +105,13 @@ class Tables:
             "dbt_session_tracks": self.session_tracks,
             "dbt_track_facts": self.track_facts,
             "dbt_tracks_flow": self.tracks_flow,
+            "dbt_session_track_facts": self.session_track_facts,
+            "dbt_session_duration": self.session_duration,
+            "dbt_user_session_facts": self.user_session_facts,
         }
 
 
-def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tables:
+def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5, count_events: tuple[str, ...] = ()) -> Tables:
     timeout_us = round(timeout_minutes * MICROS_PER_MINUTE)
     events = placeable(rows)
 
@@ -132,6 +138,7 @@ def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tab
         by_visitor[alias[e["user_id"] if e["user_id"] is not None else e["anonymous_id"]]].append(e)
 
     mapped, sessions, facts, flow = [], [], [], []
+    session_facts, durations, user_facts = [], [], []
     for visitor, evs in by_visitor.items():
         evs.sort(key=lambda e: (epoch_us(e["timestamp"]), e["id"]))
         session_no = 0
@@ -161,4 +168,72 @@ def compute(rows: list[Row], timeout_minutes: float = 30, depth: int = 5) -> Tab
                     members[seq - 1 + k]["event"] if seq - 1 + k < len(members) else None for k in range(1, depth)
                 ]
                 flow.append((e["id"], session_id, seq, e["event"], visitor, ts, *following))
-    return Tables(aliases_mapping, mapped, sessions, facts, flow)
+            # the seed's extra models: the session's last event in (timestamp, id) order, its size,
+            # how many times each counted event name occurs (exact string equality), exact duration
+            first, last = members[0], members[-1]
+            counts = [sum(1 for e in members if e["event"] == name) for name in count_events]
+            session_facts.append((session_id, to_naive_utc(last["timestamp"]), len(members), *counts))
+            durations.append(
+                (visitor, session_id, (epoch_us(last["timestamp"]) - epoch_us(first["timestamp"])) / MICROS_PER_MINUTE)
+            )
+        user_facts.append((visitor, starts[0], starts[-1], len(starts)))
+    return Tables(aliases_mapping, mapped, sessions, facts, flow, session_facts, durations, user_facts)
+
+
+# -- answers: paths and funnels, straight from docs/semantics.md ------------------------
+
+
+def session_events(tables: Tables) -> dict[str, list[str | None]]:
+    """Each session's event names in track_sequence_number order."""
+    by_session: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
+    for _anon, _ts, _id, event, session_id, _visitor, seq in tables.track_facts:
+        by_session[session_id].append((seq, event))
+    return {s: [e for _, e in sorted(evs, key=lambda p: p[0])] for s, evs in by_session.items()}
+
+
+def visitor_events(tables: Tables) -> dict[str, list[str | None]]:
+    """Each visitor's event names over their whole history, in (timestamp, id) order."""
+    by_visitor: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for _anon, ts, event_id, event, _session, visitor, _seq in tables.track_facts:
+        by_visitor[visitor].append((epoch_us(ts), event_id, event))
+    return {v: [e for _, _, e in sorted(evs, key=lambda p: (p[0], p[1]))] for v, evs in by_visitor.items()}
+
+
+def paths(
+    tables: Tables, steps: int, top: int, start_event: str | None = None
+) -> tuple[int, list[tuple[tuple[str | None, ...], bool, int]]]:
+    """(sessions counted, [(steps, ended early, sessions)]) for the `top` most common paths.
+
+    A session's path is its first `steps` events, or with a start event the `steps`
+    events from that event's first occurrence (sessions without it are not counted).
+    Equal counts: steps compared left to right, names by code point, a NULL name after
+    every name, a path that ended sorting before any longer path it is a prefix of."""
+    counts: dict[tuple[str | None, ...], int] = defaultdict(int)
+    for events in session_events(tables).values():
+        if start_event is not None:
+            if start_event not in events:
+                continue
+            events = events[events.index(start_event) :]
+        counts[tuple(events[:steps])] += 1
+
+    def order(item: tuple[tuple[str | None, ...], int]) -> tuple:
+        path, n = item
+        return (-n, [(1, "") if s is None else (0, s) for s in path])
+
+    ranked = sorted(counts.items(), key=order)[:top]
+    return sum(counts.values()), [(path, len(path) < steps, n) for path, n in ranked]
+
+
+def funnel(tables: Tables, steps: list[str], by: str = "session") -> tuple[int, list[int]]:
+    """(all units, [units that did steps 1..i in order, for each i]): each unit's events
+    scanned once, advancing to the next step whenever the current one occurs."""
+    units = session_events(tables) if by == "session" else visitor_events(tables)
+    reached = [0] * len(steps)
+    for events in units.values():
+        done = 0
+        for event in events:
+            if done < len(steps) and event == steps[done]:
+                done += 1
+        for i in range(done):
+            reached[i] += 1
+    return len(units), reached

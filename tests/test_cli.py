@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from journey_sql.cli import cli
 from journey_sql.demo import generate
+from journey_sql.stages import STAGE_NAMES
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_every_command_has_help_text(runner: CliRunner) -> None:
 def test_render_prints_every_stage_to_stdout(runner: CliRunner) -> None:
     result = invoke(runner, "render", "--dialect", "snowflake", "--source-schema", "rudder", "--schema", "analytics")
     assert result.exit_code == 0
-    assert result.output.count("CREATE OR REPLACE TABLE analytics.") == 5
+    assert result.output.count("CREATE OR REPLACE TABLE analytics.") == len(STAGE_NAMES)
 
 
 def test_render_one_stage(runner: CliRunner) -> None:
@@ -116,13 +117,7 @@ def test_apply_builds_five_tables_and_reports_on_stderr(runner: CliRunner, track
     ):
         assert stage in result.stderr
     assert "duplicate deliveries dropped" in result.stderr
-    assert table_names(tracks_db) == {
-        "dbt_aliases_mapping",
-        "dbt_mapped_tracks",
-        "dbt_session_tracks",
-        "dbt_track_facts",
-        "dbt_tracks_flow",
-    }
+    assert table_names(tracks_db) == set(STAGE_NAMES)
     con = duckdb.connect(str(tracks_db), read_only=True)
     cols = [r[0] for r in con.execute("DESCRIBE analytics.dbt_tracks_flow").fetchall()]
     con.close()
@@ -144,7 +139,7 @@ def test_apply_default_connection_is_journey_duckdb_in_cwd(
 def test_apply_explain_prints_plans(runner: CliRunner, tracks_db: Path) -> None:
     result = invoke(runner, "apply", "--connection", f"duckdb:///{tracks_db}", "--explain")
     assert result.exit_code == 0
-    assert result.stdout.count("-- plan for dbt_") == 5
+    assert result.stdout.count("-- plan for dbt_") == len(STAGE_NAMES)
     assert "WINDOW" in result.stdout.upper()
 
 
@@ -262,9 +257,12 @@ def test_demo_runs_and_summarises(runner: CliRunner, tmp_path: Path) -> None:
         cli, ["demo", "--events", "3000", "--seed", "5", "--database", str(db)], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
-    for word in ("events", "visitors", "sessions", "median session length", "most common 5-event journeys"):
+    for word in ("events", "visitors", "sessions", "median session length", "5-step paths from the session's start"):
         assert word in result.stdout
-    assert len(table_names(db)) == 5
+    assert table_names(db) == set(STAGE_NAMES)
+    # the demo names the report it wrote beside its database, as its last line
+    report = tmp_path / "journey-report.html"
+    assert report.is_file() and str(report) in "".join(result.stdout.splitlines()[-2:])
 
 
 def test_render_imports_no_connector_or_engine() -> None:

@@ -24,7 +24,7 @@ from sqlglot import exp
 from journey_sql.cli import cli
 from journey_sql.render import Relations, stage_statements
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, stage_columns
+from journey_sql.stages import STAGES, get_stage, stage_columns
 
 BQ = "bigquery"
 
@@ -55,6 +55,8 @@ ALLOWED_FUNCTIONS = {
     "Count",
     "If",
     "Lag",
+    "Max",  # MAX(timestamp): an aggregate of GoogleSQL's, any orderable type
+    "Min",
     "Lead",
     "RowNumber",
     "Sum",
@@ -317,7 +319,7 @@ def test_cli_apply_builds_five_tables_in_a_us_dataset(bq, cli_env) -> None:
     tables = sorted(t.table_id for t in client.list_tables("test.journeys_cli"))
     assert tables == sorted(s.name for s in STAGES)  # and no staging table left behind
     flow = client.get_table("test.journeys_cli.dbt_tracks_flow")
-    assert [f.name for f in flow.schema] == list(stage_columns(STAGES[-1], 3))
+    assert [f.name for f in flow.schema] == list(stage_columns(get_stage("dbt_tracks_flow"), 3))
     assert "4 events placed in journeys_cli" in result.output
 
 

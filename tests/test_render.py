@@ -89,7 +89,7 @@ def test_render_all_stages_in_run_order_with_terminators() -> None:
     positions = [script.index(f"analytics.{s.name} AS") for s in STAGES]
     assert positions == sorted(positions)
     statements = [s for s in sqlglot.parse(script, read="snowflake") if s is not None]
-    assert len(statements) == 6  # CREATE SCHEMA, then one CREATE OR REPLACE per stage
+    assert len(statements) == 1 + len(STAGES)  # CREATE SCHEMA, then one CREATE OR REPLACE per stage
     assert statements[0].sql("snowflake", comments=False) == "CREATE SCHEMA IF NOT EXISTS analytics"
     assert script.rstrip().endswith(";")
 

@@ -71,8 +71,12 @@ SELECT
   m.dbt_visitor_id,
   e."timestamp",
   e.event,
-  CAST(CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', e."timestamp")) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', e."timestamp") * 1000000) AS BIGINT) - LAG(
+  CAST((
     CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', e."timestamp")) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', e."timestamp") * 1000000) AS BIGINT)
+  ) - LAG(
+    (
+      CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', e."timestamp")) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', e."timestamp") * 1000000) AS BIGINT)
+    )
   ) OVER (PARTITION BY m.dbt_visitor_id ORDER BY e."timestamp" ASC, e.id ASC) AS DOUBLE PRECISION) / 60000000 AS idle_time_minutes
 FROM events AS e
 INNER JOIN analytics.dbt_aliases_mapping AS m

@@ -1,0 +1,165 @@
+"""The commands that answer questions from the built tables: paths, funnel, report.
+
+They connect like `apply` (same --connection/--target/--profile/--schema) and
+fetch only aggregates. Registered on the main group at the end of cli.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from journey_sql.cli import _env, _explicit, _stderr, duckdb_options, friendly_errors
+from journey_sql.connection import DEFAULT_CONNECTION
+from journey_sql.settings import Settings
+
+
+def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--connection",
+            envvar=_env("connection"),
+            default=DEFAULT_CONNECTION,
+            show_default=True,
+            help="Where the tables were built, e.g. duckdb:///path/to/file.duckdb.",
+        ),
+        click.option("--target", help="A [targets.NAME] table of journey-sql.toml, or with --profile a dbt output."),
+        click.option("--profile", help="Connect as this dbt profile in profiles.yml (DBT_PROFILES_DIR or ~/.dbt)."),
+        click.option("--schema", envvar=_env("schema"), help="Schema the tables are in. [default: analytics]"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return duckdb_options(func)
+
+
+def sql_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--dialect", envvar=_env("dialect"), help="With --sql: the dialect to print. [default: the connection's]"
+    )(func)
+    return click.option("--sql", "print_sql", is_flag=True, help="Print the query instead of running it.")(func)
+
+
+def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    from journey_sql.formats import FORMATS
+
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+    )(func)
+
+
+def _settings_and_url(ctx: click.Context, kw: dict[str, Any]) -> tuple[Settings, Any]:
+    from journey_sql.config import load_config
+    from journey_sql.targets import resolve
+
+    chosen = resolve(kw["connection"], _explicit(ctx, "connection"), kw["target"], kw["profile"], load_config())
+    schema = kw["schema"]
+    if not _explicit(ctx, "schema") and "schema" in chosen.defaults:
+        schema = chosen.defaults["schema"]
+    return Settings.create(schema=schema), chosen
+
+
+def _dialect_for(ctx: click.Context, kw: dict[str, Any]) -> str:
+    if kw.get("dialect"):
+        return kw["dialect"]
+    from journey_sql.connection import parse_connection
+    from journey_sql.engines import engine_class
+
+    _, chosen = _settings_and_url(ctx, kw)
+    return engine_class(parse_connection(chosen.url).scheme).dialect_name
+
+
+def _with_engine(ctx: click.Context, kw: dict[str, Any], action: Callable[[Any, Settings], Any]) -> Any:
+    from journey_sql.engines import connect
+
+    settings, chosen = _settings_and_url(ctx, kw)
+    engine = connect(chosen.url, secrets=chosen.secrets, threads=kw["threads"], memory_limit=kw["memory_limit"])
+    try:
+        return action(engine, settings)
+    finally:
+        engine.close()
+
+
+@click.command()
+@click.option("--steps", type=int, default=5, show_default=True, help="Events per path (1..50).")
+@click.option("--top", type=int, default=10, show_default=True, help="How many paths to show.")
+@click.option("--start-event", help="Start each path at the first occurrence of this event in the session.")
+@format_option
+@sql_options
+@connection_options
+@click.pass_context
+@friendly_errors
+def paths(ctx: click.Context, steps: int, top: int, start_event: str | None, fmt: str, **kw: Any) -> None:
+    """The most common paths through sessions, each session counted once.
+
+    A session shorter than --steps ends its path with (end). Equal counts are
+    ordered by their steps, compared by code point.
+    """
+    from journey_sql.analysis import paths_sql, top_paths
+    from journey_sql.formats import format_paths
+
+    if kw["print_sql"]:
+        settings, _ = _settings_and_url(ctx, kw)
+        click.echo(paths_sql(settings, _dialect_for(ctx, kw), steps, top, start_event) + ";")
+        return
+    result = _with_engine(ctx, kw, lambda engine, settings: top_paths(engine, settings, steps, top, start_event))
+    click.echo(format_paths(result, fmt))
+
+
+@click.command()
+@click.argument("steps", nargs=-1, required=True)
+@click.option(
+    "--by",
+    type=click.Choice(["session", "visitor"]),
+    default="session",
+    show_default=True,
+    help="Count sessions, or visitors across their whole history.",
+)
+@format_option
+@sql_options
+@connection_options
+@click.pass_context
+@friendly_errors
+def funnel(ctx: click.Context, steps: tuple[str, ...], by: str, fmt: str, **kw: Any) -> None:
+    """How many sessions (or visitors) did STEPS in order, not necessarily consecutively.
+
+    Example: journey-sql funnel 'Product Viewed' 'Product Added' 'Order Completed'
+    """
+    from journey_sql.analysis import funnel as run_funnel
+    from journey_sql.analysis import funnel_sql
+    from journey_sql.formats import format_funnel
+
+    if kw["print_sql"]:
+        settings, _ = _settings_and_url(ctx, kw)
+        click.echo(funnel_sql(settings, _dialect_for(ctx, kw), steps, by) + ";")
+        return
+    result = _with_engine(ctx, kw, lambda engine, settings: run_funnel(engine, settings, steps, by))
+    click.echo(format_funnel(result, fmt))
+
+
+@click.command()
+@click.option(
+    "--output",
+    default="journey-report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The HTML file to write.",
+)
+@click.option("--funnel", "funnel_steps", multiple=True, help="A funnel step for the report (repeat, in order).")
+@click.option(
+    "--by", type=click.Choice(["session", "visitor"]), default="session", show_default=True, help="Funnel unit."
+)
+@connection_options
+@click.pass_context
+@friendly_errors
+def report(ctx: click.Context, output: str, funnel_steps: tuple[str, ...], by: str, **kw: Any) -> None:
+    """Write one self-contained HTML report (opens offline): numbers, paths, funnel, sessions, durations."""
+    from journey_sql.report import build_report, write_report
+
+    data = _with_engine(ctx, kw, lambda engine, settings: build_report(engine, settings, list(funnel_steps), by))
+    size = write_report(data, output)
+    _stderr(f"wrote {output} ({size:,} bytes); open it in a browser, no network needed")
+
+
+COMMANDS = (paths, funnel, report)

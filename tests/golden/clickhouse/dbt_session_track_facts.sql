@@ -1,0 +1,16 @@
+
+CREATE DATABASE IF NOT EXISTS analytics;
+
+-- dbt_session_track_facts: per session: last event and event counts
+CREATE OR REPLACE TABLE analytics.dbt_session_track_facts
+ENGINE=MergeTree
+ORDER BY session_id
+SETTINGS
+  allow_nullable_key = 1 AS
+SELECT
+  f.session_id,
+  MAX(f.timestamp) AS ended_at,
+  COUNT(*) AS num_pvs
+FROM analytics.dbt_track_facts AS f
+GROUP BY
+  f.session_id;

@@ -1,0 +1,15 @@
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+-- dbt_user_session_facts: per visitor: first and last session start, number of sessions
+DROP TABLE IF EXISTS analytics.dbt_user_session_facts;
+CREATE TABLE analytics.dbt_user_session_facts
+USING PARQUET AS
+SELECT
+  s.dbt_visitor_id,
+  MIN(s.session_start_at) AS first_date,
+  MAX(s.session_start_at) AS last_date,
+  COUNT(*) AS number_of_sessions
+FROM analytics.dbt_session_tracks AS s
+GROUP BY
+  s.dbt_visitor_id;

@@ -1,0 +1,13 @@
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+-- dbt_session_duration: per session: exact minutes from first to last event
+DROP TABLE IF EXISTS analytics.dbt_session_duration;
+CREATE TABLE analytics.dbt_session_duration AS
+SELECT
+  s.dbt_visitor_id,
+  s.session_id,
+  CAST(CAST(ROUND(TO_UNIXTIME(f.ended_at) * 1000000) AS BIGINT) - CAST(ROUND(TO_UNIXTIME(s.session_start_at) * 1000000) AS BIGINT) AS DOUBLE) / 60000000 AS session_duration
+FROM analytics.dbt_session_tracks AS s
+INNER JOIN analytics.dbt_session_track_facts AS f
+  ON f.session_id = s.session_id;
