@@ -28,6 +28,7 @@ from journey_sql.errors import ConfigError, ConnectionError_, SourceError, Stage
 from journey_sql.executor import check_source, run_pipeline
 from journey_sql.render import render_script
 from journey_sql.settings import Settings
+from journey_sql.stages import STAGES
 
 needs_chdb = pytest.mark.skipif(importlib.util.find_spec("chdb") is None, reason="chdb is not installed")
 CH = get_dialect("clickhouse")
@@ -67,7 +68,8 @@ def test_tables_are_mergetree_sorted_by_their_keys() -> None:
         script
     )
     assert "ORDER BY (session_id, track_sequence_number)" in script
-    assert script.count("CREATE OR REPLACE TABLE") == 5
+    assert "ORDER BY (dbt_visitor_id, session_id)" in script  # dbt_session_duration
+    assert script.count("CREATE OR REPLACE TABLE") == len(STAGES)
 
 
 def test_staging_tables_share_their_stage_sort_key_and_unknown_tables_have_none() -> None:
@@ -205,7 +207,7 @@ def test_source_check_reads_clickhouse_types(ch) -> None:
         "CREATE TABLE rudder_bad.tracks (id String, anonymous_id String, user_id String, event String, "
         "timestamp String, received_at DateTime) ENGINE = MergeTree ORDER BY tuple()"
     )
-    with pytest.raises(SourceError, match=r"timestamp is String \(expected a timestamp type\)"):
+    with pytest.raises(SourceError, match=r"timestamp is String \(expected a timestamp type; map it with --column"):
         check_source(ch.engine, Settings.create(source_schema="rudder_bad"))
     # ClickHouse names are case-sensitive: Tracks is not tracks
     with pytest.raises(SourceError, match="Tables in rudder_bad: tracks"):
@@ -448,7 +450,7 @@ def test_cli_errors_are_one_line(url: str, message: str, monkeypatch) -> None:
     assert result.output.count("\n") == 1 and "Traceback" not in result.output and "pw-not-shown" not in result.output
 
 
-def test_render_for_clickhouse_parses_as_create_database_and_five_statements() -> None:
+def test_render_for_clickhouse_parses_as_create_database_and_one_statement_per_stage() -> None:
     from click.testing import CliRunner
 
     from journey_sql.cli import cli
@@ -458,5 +460,6 @@ def test_render_for_clickhouse_parses_as_create_database_and_five_statements() -
     statements = [s for s in sqlglot.parse(result.output, read="clickhouse") if s is not None]
     assert [s.this.name for s in statements] == [
         "analytics",  # CREATE DATABASE IF NOT EXISTS analytics
-        "dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow"
+        "dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow",
+        "dbt_session_track_facts", "dbt_session_duration", "dbt_user_session_facts",
     ]
