@@ -336,11 +336,14 @@ def demo(
     events: int, seed: int, database: str, force: bool, threads: int | None, memory_limit: str | None, **kwargs: Any
 ) -> None:
     """Generate realistic sample RudderStack tracks in DuckDB, build every table, and summarise them."""
+    from journey_sql.cli_format import print_demo_summary
     from journey_sql.demo import run_demo
 
-    run_demo(
-        database, events, seed, _settings(kwargs), threads=threads, memory_limit=memory_limit, echo=_stderr, force=force
+    settings = _settings(kwargs)
+    report, summary = run_demo(
+        database, events, seed, settings, threads=threads, memory_limit=memory_limit, echo=_stderr, force=force
     )
+    print_demo_summary(summary, report, database, settings)
 
 
 @cli.command()

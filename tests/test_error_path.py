@@ -18,7 +18,7 @@ from compare import assert_matches_reference
 from reference import compute
 
 from journey_sql.cli import cli
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.settings import Settings
 from journey_sql.stages import STAGE_NAMES
 

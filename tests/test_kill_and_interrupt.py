@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.stages import STAGES
 
 EVENTS = 20_000

@@ -12,7 +12,7 @@ from compare import assert_matches_reference
 from reference import compute
 
 from journey_sql.cli import cli
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.stages import STAGES, stage_columns
 
 COLUMNS = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
