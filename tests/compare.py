@@ -71,7 +71,7 @@ def diff_table(
         if len(got[k]) != len(want[k]) or not all(_same(g, w, float_tolerance) for g, w in zip(got[k], want[k]))
     ]
     for k in sorted(wrong, key=str)[:5]:
-        problems.append(f"{name}: row {k!r}\n    engine:    {got[k]}\n    reference: {want[k]}")
+        problems.append(f"{name}: row {k!r}\n    engine:    {got[k]}\n    expected:  {want[k]}")
     if len(wrong) > 5:
         problems.append(f"{name}: ... and {len(wrong) - 5} more differing rows")
     return problems
