@@ -232,8 +232,8 @@ def generate_base(
     path: Path, events: int, seed: int, threads: int, memory_limit: str
 ) -> tuple[float, int, dict[str, int]]:
     """Sample tracks in a fresh file; returns generation seconds, source rows and independently counted expectations."""
-    from journey_sql.sample_data import generate
     from journey_sql.engines import connect
+    from journey_sql.sample_data import generate
 
     _remove_database(path)
     engine = connect(f"duckdb:///{path}", threads=threads, memory_limit=memory_limit, create=True)

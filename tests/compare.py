@@ -8,7 +8,7 @@ plain-Python reference (assert_matches_reference) or are written by hand
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +32,7 @@ def normalise(value: Any) -> Any:
     """Engines hand back the same value in different Python types; bring them to one."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -68,7 +68,8 @@ def diff_table(
     wrong = [
         k
         for k in want.keys() & got.keys()
-        if len(got[k]) != len(want[k]) or not all(_same(g, w, float_tolerance) for g, w in zip(got[k], want[k]))
+        if len(got[k]) != len(want[k])
+        or not all(_same(g, w, float_tolerance) for g, w in zip(got[k], want[k], strict=True))
     ]
     for k in sorted(wrong, key=str)[:5]:
         problems.append(f"{name}: row {k!r}\n    engine:    {got[k]}\n    expected:  {want[k]}")

@@ -61,4 +61,4 @@ def demo_rows() -> list[dict]:
     cols = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
     rows = con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
     con.close()
-    return [dict(zip(cols, r)) for r in rows]
+    return [dict(zip(cols, r, strict=True)) for r in rows]

@@ -13,14 +13,12 @@ import json
 import re
 import sys
 from datetime import datetime
-from typing import Any
 
 import pytest
 import sqlglot
 from click.testing import CliRunner
-from sqlglot import exp
-
 from compare import assert_tables_equal
+from sqlglot import exp
 
 from journey_sql.cli import cli
 from journey_sql.render import Relations, stage_statements

@@ -72,6 +72,8 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     shown = subprocess.run([str(env_dir / "bin" / "journey-sql"), "--version"], capture_output=True, text=True)
     assert shown.returncode == 0 and shown.stdout.strip() == f"journey-sql, version {version}", shown.stdout
     installed = subprocess.run(
-        [str(py), "-c", "import importlib.metadata as m; print(m.version('journey-sql'))"], capture_output=True, text=True
+        [str(py), "-c", "import importlib.metadata as m; print(m.version('journey-sql'))"],
+        capture_output=True,
+        text=True,
     )
     assert installed.stdout.strip() == version, installed.stderr

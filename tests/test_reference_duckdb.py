@@ -116,7 +116,10 @@ def test_held_out_demo_data_matches_reference(timeout: float, depth: int) -> Non
         con = harness.engine.con  # the generator's own table, with every context_* column, is the source
         generate(con, 20_000, seed=20261128)
         cols = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
-        rows = [dict(zip(cols, r)) for r in con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()]
+        rows = [
+            dict(zip(cols, r, strict=True))
+            for r in con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
+        ]
         s = Settings.create(session_timeout=timeout, depth=depth)
         harness.run(s)
         assert_matches_reference(harness.fetch(s), compute(rows, timeout, depth), f"timeout={timeout} depth={depth}")

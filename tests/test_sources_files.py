@@ -76,7 +76,10 @@ def test_files_match_the_reference(exported: Path) -> None:
     db = exported / "w.duckdb"
     _apply(db, "--schema", "from_parquet_ref", "--source-path", str(exported / "parquet"))
     con = duckdb.connect(str(db), read_only=True)
-    rows = [dict(zip(COLUMNS, r)) for r in con.execute(f"SELECT {', '.join(COLUMNS)} FROM rudder.tracks").fetchall()]
+    rows = [
+        dict(zip(COLUMNS, r, strict=True))
+        for r in con.execute(f"SELECT {', '.join(COLUMNS)} FROM rudder.tracks").fetchall()
+    ]
     got = {}
     for s in STAGES:
         cols = ", ".join(f'"{c}"' for c in stage_columns(s, 4))

@@ -145,7 +145,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("transform", "dialect", "source", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("transform", "dialect", "source", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_transform(transform, dialect: str, source: str, expected: str) -> None:
     tree = sqlglot.parse_one(source, read="duckdb")
     out = transform(tree).sql(dialect=DIALECTS[dialect].sqlglot_name)
