@@ -2,7 +2,7 @@
 
     python benchmarks/run.py --events 100000 --events 1000000 --events 10000000
 
-For each size the sample tracks are generated once (the demo generator, one
+For each size the sample tracks are generated once (journey_sql.sample_data, one
 DuckDB statement), then every run of every variant starts from a fresh copy of
 that database file and runs in a fresh child process of this script:
 
@@ -232,8 +232,8 @@ def generate_base(
     path: Path, events: int, seed: int, threads: int, memory_limit: str
 ) -> tuple[float, int, dict[str, int]]:
     """Sample tracks in a fresh file; returns generation seconds, source rows and independently counted expectations."""
-    from journey_sql.demo import generate
     from journey_sql.engines import connect
+    from journey_sql.sample_data import generate
 
     _remove_database(path)
     engine = connect(f"duckdb:///{path}", threads=threads, memory_limit=memory_limit, create=True)

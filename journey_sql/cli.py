@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -132,7 +131,7 @@ class _JourneyException(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class; per error here
 
 
 def _one_line_error(message: str, exit_code: int = 1) -> click.ClickException:
@@ -336,11 +335,14 @@ def demo(
     events: int, seed: int, database: str, force: bool, threads: int | None, memory_limit: str | None, **kwargs: Any
 ) -> None:
     """Generate realistic sample RudderStack tracks in DuckDB, build every table, and summarise them."""
+    from journey_sql.cli_format import print_demo_summary
     from journey_sql.demo import run_demo
 
-    run_demo(
-        database, events, seed, _settings(kwargs), threads=threads, memory_limit=memory_limit, echo=_stderr, force=force
+    settings = _settings(kwargs)
+    report, summary = run_demo(
+        database, events, seed, settings, threads=threads, memory_limit=memory_limit, echo=_stderr, force=force
     )
+    print_demo_summary(summary, report, database, settings)
 
 
 @cli.command()
@@ -377,4 +379,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

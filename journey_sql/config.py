@@ -21,6 +21,7 @@ this file, which beats built-in defaults.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def load_config(directory: Path | None = None) -> dict[str, Any]:
     return data
 
 
-def default_map(commands: dict[str, Any], config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def default_map(commands: Mapping[str, Any], config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Click's per-command defaults: each command takes the settings it has an option for."""
     result: dict[str, dict[str, Any]] = {}
     for name, command in commands.items():

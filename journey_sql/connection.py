@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -51,7 +52,7 @@ class ConnectionSpec:
         return redact_url(self.url)
 
 
-def redact_secrets(text: str, secrets: list[str | None]) -> str:
+def redact_secrets(text: str, secrets: Sequence[str | None]) -> str:
     """Driver messages should never echo a secret, but make sure of it (whole tokens only)."""
     return redact_tokens(text, secrets)
 

@@ -159,9 +159,7 @@ RULES: dict[str, NameRules] = {
     # ClickHouse reserves almost no words as names (the sqlglot guard catches the
     # few its parser cannot read back); tables are directories on disk, so the
     # file system's 255-byte name limit applies. `system` holds the server's tables.
-    "clickhouse": NameRules(
-        frozenset(), 255, "the file system's name limit under ClickHouse", _INFO | {"system"}
-    ),
+    "clickhouse": NameRules(frozenset(), 255, "the file system's name limit under ClickHouse", _INFO | {"system"}),
 }
 
 

@@ -109,9 +109,11 @@ def bind(tree: exp.Expression, params: dict[str, str], template: str) -> exp.Exp
 
 def parse_canonical(sql: str, template: str) -> exp.Expression:
     try:
-        return sqlglot.parse_one(sql, read=CANONICAL)
+        tree = sqlglot.parse_one(sql, read=CANONICAL)
     except sqlglot.errors.ParseError as err:
         raise TemplateError(f"Template {template} rendered SQL that does not parse: {err}") from err
+    assert isinstance(tree, exp.Expression)  # sqlglot types parse_one() as its base class
+    return tree
 
 
 def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> exp.Expression:
@@ -125,6 +127,7 @@ def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: 
 
 def _read_real_source(tree: exp.Expression, relations: Relations) -> exp.Expression:
     """Point every read of the source at its real spelling (after the transforms, which unquote names)."""
+    assert isinstance(relations.source, exp.Table)  # only a plain table has another real spelling
     wanted = (relations.source.db.lower(), relations.source.name.lower())
     for table in list(tree.find_all(exp.Table)):
         if (table.db.lower(), table.name.lower()) == wanted:
@@ -142,6 +145,7 @@ def source_stats_select(dialect: Dialect, relations: Relations) -> str:
         tree = sqlglot.parse_one(sql, read=CANONICAL)
     except (jinja2.TemplateError, sqlglot.errors.ParseError) as err:
         raise TemplateError(f"Template {template} failed to render: {err}") from err
+    assert isinstance(tree, exp.Expression)  # sqlglot types parse_one() as its base class
     tree = dialect.transpile(tree)
     if relations.real_source is not None:
         tree = _read_real_source(tree, relations)

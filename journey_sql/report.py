@@ -187,7 +187,7 @@ def _sankey_positions(
     for (source, target), value in links.items():
         flow[source] += value
         inflow[target] += value
-    size = [max(f, i) for f, i in zip(flow, inflow)]
+    size = [max(f, i) for f, i in zip(flow, inflow, strict=True)]
     x = [min(max(p / positions, 0.001), 0.999) for p, _ in order]
     y = [0.5] * len(order)
     for column in range(positions + 1):

@@ -136,6 +136,7 @@ def parse_expression(column: str, text: str) -> exp.Expression:
     if len(trees) != 1 or trees[0] is None:
         raise mapping_error(column, text, "it is not a single expression")
     tree = trees[0]
+    assert isinstance(tree, exp.Expression)  # sqlglot types parse() as its base class
     for node in tree.walk():
         reason = _forbidden(node)
         if reason:
@@ -143,7 +144,7 @@ def parse_expression(column: str, text: str) -> exp.Expression:
     return tree
 
 
-def _forbidden(node: exp.Expression) -> str | None:
+def _forbidden(node: exp.Expr) -> str | None:
     if isinstance(node, (exp.Query, exp.Subquery)):
         return "a subquery reads another table; a mapping is a scalar expression over the source's columns"
     if isinstance(node, (exp.DDL, exp.DML, exp.Command, exp.Drop, exp.Alter, exp.Transaction, exp.Commit)):
@@ -351,7 +352,7 @@ def build_source(
         path = resolve_path(source_path)
         if file_format(path) != ".parquet":
             mapping = {c: _typed(c, e) for c, e in mapping.items()}
-        tables = (SourceTable(None, None, path, tuple(mapping.items())),)
+        tables: tuple[SourceTable, ...] = (SourceTable(None, None, path, tuple(mapping.items())),)
     else:
         tables = tuple(
             SourceTable(
@@ -426,6 +427,7 @@ def check_source_table(engine: Any, table: SourceTable, several: bool) -> dict[s
         except Exception as err:  # DuckDB's IOException etc.
             raise SourceError(f"Cannot read --source-path {table.path!r}: {first_line(err)}") from None
     else:
+        assert table.schema is not None  # a table, not a file: it has a schema
         columns = engine.columns(table.schema, table.table)
         if columns is None:
             schemas = engine.schemas()

@@ -54,11 +54,11 @@ def demo_rows() -> list[dict]:
     """Held-out realistic data: the demo generator's tracks (about 3,000 events), as Python rows."""
     import duckdb
 
-    from journey_sql.demo import generate
+    from journey_sql.sample_data import generate
 
     con = duckdb.connect(":memory:")
     generate(con, 3000, seed=7)
     cols = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
     rows = con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
     con.close()
-    return [dict(zip(cols, r)) for r in rows]
+    return [dict(zip(cols, r, strict=True)) for r in rows]

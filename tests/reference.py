@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 EPOCH = datetime(1970, 1, 1)
@@ -17,7 +17,7 @@ Row = dict[str, Any]
 def to_naive_utc(ts: datetime | None) -> datetime | None:
     if ts is None or ts.tzinfo is None:
         return ts
-    return ts.astimezone(timezone.utc).replace(tzinfo=None)
+    return ts.astimezone(UTC).replace(tzinfo=None)
 
 
 def epoch_us(ts: datetime) -> int:

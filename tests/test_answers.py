@@ -114,7 +114,7 @@ def test_paths_and_funnel_match_reference_on_duckdb(duck, case, steps, top, star
     want_units, want_reached = reference_funnel(tables, funnel_steps, by)
     assert [step.units for step in f.steps] == want_reached, f"funnel {funnel_steps} by {by}"
     assert f.total_units == want_units
-    for prev, step in zip(f.steps, f.steps[1:]):
+    for prev, step in zip(f.steps, f.steps[1:], strict=False):
         assert step.from_previous == (step.units / prev.units if prev.units else None)
 
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from journey_sql.cli import cli
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.stages import STAGE_NAMES
 
 

@@ -111,7 +111,7 @@ def _split_tables(rows: list, picks: list[int]) -> tuple[list, list, list, list]
     Copies of one id may land in different tables: they dedup as redeliveries (docs/semantics.md)."""
     tables: list[list] = [[], [], []]
     union = []
-    for row, pick in zip(rows, picks):
+    for row, pick in zip(rows, picks, strict=False):
         tables[pick].append(row)
         name = row["event"]
         if pick == 1:

@@ -94,3 +94,15 @@ def test_demo_refuses_a_file_with_only_a_view_and_leaves_a_non_duckdb_file_alone
     result = CliRunner().invoke(cli, ["demo", "--events", "500"])
     assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
     assert csv.read_text() == "id,name\n1,real data\n"
+
+
+def test_run_demo_is_a_library_call_that_prints_nothing(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The library returns the run and the summary; only the CLI formats them (journey_sql.cli_format)."""
+    from journey_sql.demo import run_demo
+    from journey_sql.settings import Settings
+
+    report, summary = run_demo("lib.duckdb", 1500, 5, Settings.create())
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    assert summary["events"] == report.events > 0 and summary["sessions"] > 0
+    assert Path(summary["report"]) == in_tmp / "journey-report.html" and summary["report_bytes"] > 0

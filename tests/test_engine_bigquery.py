@@ -10,15 +10,14 @@ engine and the CLI against the emulator.
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
 import pytest
 import sqlglot
 from click.testing import CliRunner
+from compare import assert_tables_equal
 from sqlglot import exp
 
 from journey_sql.cli import cli
@@ -237,34 +236,9 @@ HAND_CASES = {
 }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
-
-
-def _same_row(got: tuple, want: tuple) -> bool:
-    if len(got) != len(want):
-        return False
-    for g, w in zip(got, want):
-        if isinstance(w, float) and g is not None:
-            # exact to the last bit that matters: 1 µs in 30 minutes is 1.7e-8 minutes
-            if not math.isclose(float(g), w, rel_tol=1e-12, abs_tol=1e-12):
-                return False
-        elif _plain(g) != w:
-            return False
-    return True
-
-
 def assert_tables(got: dict[str, list[tuple]], expected: dict[str, list[tuple]], where: str) -> None:
-    for name, want in expected.items():
-        rows = [tuple(_plain(v) for v in r) for r in got[name]]
-        unmatched = list(rows)
-        for w in want:
-            match = next((g for g in unmatched if _same_row(g, w)), None)
-            assert match is not None, f"{where} {name}: expected row {w} not found in {rows}"
-            unmatched.remove(match)
-        assert not unmatched, f"{where} {name}: unexpected rows {unmatched}"
+    # exact to the last bit that matters: 1 µs in 30 minutes is 1.7e-8 minutes
+    assert_tables_equal(got, expected, where, float_tolerance=1e-12)
 
 
 @pytest.fixture(scope="module")

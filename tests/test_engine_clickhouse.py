@@ -460,6 +460,12 @@ def test_render_for_clickhouse_parses_as_create_database_and_one_statement_per_s
     statements = [s for s in sqlglot.parse(result.output, read="clickhouse") if s is not None]
     assert [s.this.name for s in statements] == [
         "analytics",  # CREATE DATABASE IF NOT EXISTS analytics
-        "dbt_aliases_mapping", "dbt_mapped_tracks", "dbt_session_tracks", "dbt_track_facts", "dbt_tracks_flow",
-        "dbt_session_track_facts", "dbt_session_duration", "dbt_user_session_facts",
+        "dbt_aliases_mapping",
+        "dbt_mapped_tracks",
+        "dbt_session_tracks",
+        "dbt_track_facts",
+        "dbt_tracks_flow",
+        "dbt_session_track_facts",
+        "dbt_session_duration",
+        "dbt_user_session_facts",
     ]

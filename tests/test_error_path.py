@@ -18,7 +18,7 @@ from compare import assert_matches_reference
 from reference import compute
 
 from journey_sql.cli import cli
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.settings import Settings
 from journey_sql.stages import STAGE_NAMES
 
@@ -147,7 +147,9 @@ def test_postgres_source_with_quoted_names_passes_the_check_and_runs(
     with cluster.admin(dbname=database) as con:
         con.execute(f"CREATE SCHEMA {schema}")
         types = ["text"] * 4 + ["timestamp"] * 2
-        con.execute(f"CREATE TABLE {schema}.{table} ({', '.join(f'{c} {t}' for c, t in zip(columns, types))})")
+        con.execute(
+            f"CREATE TABLE {schema}.{table} ({', '.join(f'{c} {t}' for c, t in zip(columns, types, strict=True))})"
+        )
         with con.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO {schema}.{table} VALUES (%s, %s, %s, %s, %s, %s)",

@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.stages import STAGES
 
 EVENTS = 20_000
@@ -142,9 +142,7 @@ def test_sigkill_mid_stage_on_duckdb_leaves_the_previous_tables(duck: tuple[Path
     assert after != before and len(after["dbt_tracks_flow"][0]) == len(before["dbt_tracks_flow"][0]) + 3
 
 
-def test_ctrl_c_mid_stage_on_duckdb_exits_130_and_changes_nothing(
-    duck: tuple[Path, list[str]], tmp_path: Path
-) -> None:
+def test_ctrl_c_mid_stage_on_duckdb_exits_130_and_changes_nothing(duck: tuple[Path, list[str]], tmp_path: Path) -> None:
     path, conn = duck
     run_ok(conn, tmp_path)
     before = duckdb_snapshot(path)

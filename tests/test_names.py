@@ -151,7 +151,10 @@ def _apply_one(harness, folded, source_schema: str, source_table: str, schema: s
         assert "\n" not in str(raised.value) and str(raised.value) == str(err)
         APPLY_OUTCOMES[("apply:" + harness.name, "rejected")] += 1
         return
-    q = lambda n: '"' + folded(n) + '"'  # the fixture creates the name as the engine folds it
+
+    def q(n: str) -> str:  # the fixture creates the name as the engine folds it
+        return '"' + folded(n) + '"'
+
     existing = {r[0] for r in harness.engine.query("SELECT schema_name FROM information_schema.schemata")}
     try:
         harness.load(ROWS, schema=q(source_schema), table=q(source_table))

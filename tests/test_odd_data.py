@@ -126,4 +126,6 @@ def test_isfinite_only_where_timestamps_can_be_infinite(dialect: str) -> None:
     else:
         assert "ISFINITE" not in sql.upper() and "TRUE" not in sql.upper()
         # (ClickHouse's generator parenthesises the negated test)
-        assert any(f"{test} AND t.a = 1" in sql for test in ("NOT t.ts IS NULL", "t.ts IS NOT NULL", "NOT (t.ts IS NULL)"))
+        assert any(
+            f"{test} AND t.a = 1" in sql for test in ("NOT t.ts IS NULL", "t.ts IS NOT NULL", "NOT (t.ts IS NULL)")
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,19 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     )
     assert render.returncode == 0, render.stderr
     assert render.stdout.count("CREATE OR REPLACE TABLE") == 8  # every stage
+
+    # one version: the wheel's name and metadata, the installed package and --version all say __init__'s
+    init = (ROOT / "journey_sql" / "__init__.py").read_text()
+    (version,) = re.findall(r'^__version__ = "([^"]+)"$', init, flags=re.M)
+    assert wheel.name.startswith(f"journey_sql-{version}-")
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"journey_sql-{version}.dist-info/METADATA").decode()
+    assert f"\nVersion: {version}\n" in metadata
+    shown = subprocess.run([str(env_dir / "bin" / "journey-sql"), "--version"], capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.strip() == f"journey-sql, version {version}", shown.stdout
+    installed = subprocess.run(
+        [str(py), "-c", "import importlib.metadata as m; print(m.version('journey-sql'))"],
+        capture_output=True,
+        text=True,
+    )
+    assert installed.stdout.strip() == version, installed.stderr

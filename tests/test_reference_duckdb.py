@@ -109,14 +109,17 @@ def test_duplicate_delivery_keeps_earliest_received_copy(duckdb_harness) -> None
 @pytest.mark.parametrize(("timeout", "depth"), [(30, 5), (45, 7), (0.75, 2), (1440, 3)])
 def test_held_out_demo_data_matches_reference(timeout: float, depth: int) -> None:
     """Realistic RudderStack-shaped data from a seed used nowhere else, default and other settings."""
-    from journey_sql.demo import generate
+    from journey_sql.sample_data import generate
 
     harness = DuckDBHarness()
     try:
         con = harness.engine.con  # the generator's own table, with every context_* column, is the source
         generate(con, 20_000, seed=20261128)
         cols = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
-        rows = [dict(zip(cols, r)) for r in con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()]
+        rows = [
+            dict(zip(cols, r, strict=True))
+            for r in con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
+        ]
         s = Settings.create(session_timeout=timeout, depth=depth)
         harness.run(s)
         assert_matches_reference(harness.fetch(s), compute(rows, timeout, depth), f"timeout={timeout} depth={depth}")

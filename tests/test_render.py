@@ -27,6 +27,8 @@ def test_golden_sql(dialect: str, stage, update_golden: bool) -> None:
     if update_golden:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sql)
+        # comparing the file with what was just written proves nothing: the review is the diff
+        pytest.skip(f"wrote {path}: review the diff (git diff tests/golden) before committing")
     assert path.exists(), f"no golden file {path}: run pytest --update-golden and review it"
     assert sql == path.read_text(), f"{path} differs: if the change is intended, run pytest --update-golden"
 

@@ -107,7 +107,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert str(html_path) in result.output.replace("\n", "")  # the demo names the report it wrote
     cols = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
     con = duckdb.connect(str(database), read_only=True)
-    rows = [dict(zip(cols, r)) for r in con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()]
+    rows = [
+        dict(zip(cols, r, strict=True)) for r in con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
+    ]
     con.close()
     tables = compute(rows, 30, 5)
     return {
@@ -209,7 +211,7 @@ def test_report_draws_in_chromium(report: dict[str, Any], tmp_path: Path) -> Non
     # the funnel: each step's name and its count, as the reference counts them
     all_sessions, reached = report["funnel"]
     funnel_ticks = sorted(funnel_ticks)  # the y axis lists them bottom up
-    assert [t[: len(f"{i}. {name}")] for (i, name), t in zip(enumerate(FUNNEL, 1), funnel_ticks)] == [
+    assert [t[: len(f"{i}. {name}")] for (i, name), t in zip(enumerate(FUNNEL, 1), funnel_ticks, strict=False)] == [
         f"{i}. {name}" for i, name in enumerate(FUNNEL, 1)
     ]
     assert funnel_texts == [f"{n:,} sessions" for n in reached]

@@ -42,9 +42,9 @@ URL_SHAPES = [
 ]
 
 # characters a password may hold inside a URL without percent-encoding
-url_passwords = st.text(
-    alphabet=st.sampled_from("abcXYZ019-._~!$*+%@:"), min_size=1, max_size=16
-).filter(lambda p: p[0] not in "@:")
+url_passwords = st.text(alphabet=st.sampled_from("abcXYZ019-._~!$*+%@:"), min_size=1, max_size=16).filter(
+    lambda p: p[0] not in "@:"
+)
 
 
 @pytest.mark.parametrize(("shape", "printed"), URL_SHAPES)
@@ -232,9 +232,7 @@ def test_dbt_profile_password_and_its_pass_alias(pg: dict[str, Any], tmp_path: P
     profile = tmp_path / "profiles.yml"
     for key in ("password", "pass"):
         wrong = f"Wr0ng-{key}-{SECRET}"
-        profile.write_text(
-            PROFILE.format(host=c.host, port=c.port, key=key, password=wrong, database=pg["database"])
-        )
+        profile.write_text(PROFILE.format(host=c.host, port=c.port, key=key, password=wrong, database=pg["database"]))
         code, out = run_cli(["apply", "--profile", "journeys"], tmp_path, env)
         assert_clean_failure(code, out, [wrong], "password authentication failed")
     # dbt's `pass:` is honoured: the right one connects
@@ -285,9 +283,7 @@ def test_other_warehouses_variables_are_never_printed(tmp_path: Path) -> None:
     assert SECRET not in str(err.value)
 
 
-def test_debug_traceback_and_unexpected_errors_are_scrubbed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_debug_traceback_and_unexpected_errors_are_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     import journey_sql.engines as engines

@@ -36,7 +36,7 @@ REJECTED = [
 
 @pytest.fixture
 def tracks_db(tmp_path: Path) -> Path:
-    from journey_sql.demo import generate
+    from journey_sql.sample_data import generate
 
     path = tmp_path / "w.duckdb"
     con = duckdb.connect(str(path))

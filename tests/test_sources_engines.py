@@ -199,7 +199,7 @@ SEGMENT_PAGES = [
 def test_segment_tracks_and_pages_match_reference(engine_harness, data, is_page: list[bool]) -> None:
     timeout, depth, rows = data
     tracks, pages, union = [], [], []
-    for r, page in zip(rows, is_page):
+    for r, page in zip(rows, is_page, strict=False):
         ts, rec = r["timestamp"], r["received_at"]
         aware = [None if v is None else v.replace(tzinfo=UTC) for v in (ts, rec)]
         if page:

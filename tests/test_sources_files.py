@@ -12,7 +12,7 @@ from compare import assert_matches_reference
 from reference import compute
 
 from journey_sql.cli import cli
-from journey_sql.demo import generate
+from journey_sql.sample_data import generate
 from journey_sql.stages import STAGES, stage_columns
 
 COLUMNS = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
@@ -76,7 +76,10 @@ def test_files_match_the_reference(exported: Path) -> None:
     db = exported / "w.duckdb"
     _apply(db, "--schema", "from_parquet_ref", "--source-path", str(exported / "parquet"))
     con = duckdb.connect(str(db), read_only=True)
-    rows = [dict(zip(COLUMNS, r)) for r in con.execute(f"SELECT {', '.join(COLUMNS)} FROM rudder.tracks").fetchall()]
+    rows = [
+        dict(zip(COLUMNS, r, strict=True))
+        for r in con.execute(f"SELECT {', '.join(COLUMNS)} FROM rudder.tracks").fetchall()
+    ]
     got = {}
     for s in STAGES:
         cols = ", ".join(f'"{c}"' for c in stage_columns(s, 4))

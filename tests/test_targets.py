@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from journey_sql.cli import cli
 from journey_sql.connection import parse_connection
-from journey_sql.demo import generate
 from journey_sql.errors import ConfigError
+from journey_sql.sample_data import generate
 from journey_sql.targets import from_profile
 
 PROFILES = """

@@ -48,13 +48,13 @@ class DuckDBEngine(Engine):
                     "sample data."
                 )
         config: dict[str, Any] = {}
-        threads = threads or spec.params.get("threads")
+        wanted_threads = threads or spec.params.get("threads")  # the URL's is a string
         memory_limit = memory_limit or spec.params.get("memory_limit")
-        if threads:
+        if wanted_threads:
             try:
-                config["threads"] = int(threads)
+                config["threads"] = int(wanted_threads)
             except ValueError:
-                raise ConfigError(f"--threads must be a whole number, got {threads!r}.") from None
+                raise ConfigError(f"--threads must be a whole number, got {wanted_threads!r}.") from None
         if memory_limit:
             config["memory_limit"] = str(memory_limit)
         elif path != ":memory:":

@@ -1,0 +1,161 @@
+"""Each dialect transform on its own, in the sqlglot style: input SQL -> expected SQL.
+
+The golden files (tests/golden/) show every transform at work on whole stages;
+these small cases show one transform at a time on the construct it exists for,
+and that it leaves its neighbours alone. Inputs are the templates' DuckDB SQL;
+expected outputs are written by hand from each transform's docstring.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+
+from journey_sql.dialects import (
+    DIALECTS,
+    _redshift_epoch_us,
+    bigquery_plain_window_order,
+    clickhouse_join_use_nulls,
+    clickhouse_null_padded_shifts,
+    finite_timestamps_only,
+    postgres_binary_collation,
+    redshift_sized_varchar,
+    rewrite_epoch_us,
+    unquote_identifiers,
+)
+
+
+def _epoch(dialect: str):
+    build = DIALECTS[dialect].epoch_us
+    assert build is not None
+    return rewrite_epoch_us(build)
+
+
+# (case id, transform, dialect the result is printed in, DuckDB input, expected output)
+CASES = [
+    (
+        "epoch_us postgres",
+        _epoch("postgres"),
+        "postgres",
+        "SELECT epoch_us(ts) - epoch_us(prev_ts) FROM t",
+        "SELECT CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) - CAST(EXTRACT(EPOCH FROM prev_ts) * 1000000 AS BIGINT) FROM t",
+    ),
+    (
+        "epoch_us bigquery reads DATETIME as UTC",
+        _epoch("bigquery"),
+        "bigquery",
+        "SELECT epoch_us(ts) FROM t",
+        "SELECT UNIX_MICROS(CAST(ts AS TIMESTAMP)) FROM t",
+    ),
+    (
+        "epoch_us spark",
+        _epoch("spark"),
+        "spark",
+        "SELECT epoch_us(ts) FROM t",
+        "SELECT UNIX_MICROS(ts) FROM t",
+    ),
+    (
+        "epoch_us redshift: whole minutes plus fractional seconds, parenthesised",
+        rewrite_epoch_us(_redshift_epoch_us),
+        "redshift",
+        "SELECT epoch_us(ts) - 1 FROM t",
+        "SELECT (CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', ts)) AS BIGINT) * 1000000"
+        " + CAST(ROUND(DATE_PART('second', ts) * 1000000) AS BIGINT)) - 1 FROM t",
+    ),
+    (
+        "epoch_us clickhouse",
+        _epoch("clickhouse"),
+        "clickhouse",
+        "SELECT epoch_us(ts) FROM t",
+        "SELECT toUnixTimestamp64Micro(toDateTime64(ts, 6, 'UTC')) FROM t",
+    ),
+    (
+        "other functions untouched by the epoch rewrite",
+        _epoch("postgres"),
+        "postgres",
+        "SELECT to_epoch_us(ts) FROM t",
+        "SELECT TO_EPOCH_US(ts) FROM t",  # sqlglot prints unknown functions in upper case
+    ),
+    (
+        "unquote identifiers: each engine folds names its own way",
+        unquote_identifiers,
+        "snowflake",
+        'SELECT "Anonymous_Id" FROM "rudder"."TRACKS"',
+        "SELECT Anonymous_Id FROM rudder.TRACKS",
+    ),
+    (
+        "finite timestamps: the isfinite() conjunct goes",
+        finite_timestamps_only,
+        "snowflake",
+        "SELECT id FROM t WHERE ts IS NOT NULL AND isfinite(ts)",
+        "SELECT id FROM t WHERE NOT ts IS NULL",
+    ),
+    (
+        "finite timestamps: a lone isfinite() is TRUE",
+        finite_timestamps_only,
+        "bigquery",
+        "SELECT CASE WHEN isfinite(ts) THEN ts END FROM t",
+        "SELECT CASE WHEN TRUE THEN ts END FROM t",
+    ),
+    (
+        "bigquery: no null order in an aggregate window",
+        bigquery_plain_window_order,
+        "bigquery",
+        "SELECT MAX(ts) OVER (PARTITION BY v ORDER BY ts, id) FROM t",
+        "SELECT MAX(ts) OVER (PARTITION BY v ORDER BY ts, id) FROM t",
+    ),
+    (
+        "postgres: text sort keys in windows sort in code-point order",
+        postgres_binary_collation,
+        "postgres",
+        "SELECT ROW_NUMBER() OVER (PARTITION BY v ORDER BY ts, id) FROM t ORDER BY id",
+        'SELECT ROW_NUMBER() OVER (PARTITION BY v ORDER BY ts, id COLLATE "C") FROM t ORDER BY id',
+    ),
+    (
+        # (DuckDB drops a VARCHAR's size when it parses, so the templates have only unsized text)
+        "redshift: unsized VARCHAR/TEXT get Redshift's maximum, other types stay",
+        redshift_sized_varchar,
+        "redshift",
+        "SELECT CAST(a AS VARCHAR), CAST(b AS TEXT), CAST(c AS BIGINT) FROM t",
+        "SELECT CAST(a AS VARCHAR(65535)), CAST(b AS VARCHAR(65535)), CAST(c AS BIGINT) FROM t",
+    ),
+    (
+        "clickhouse: LAG/LEAD become NULL-padded *InFrame over the whole partition",
+        clickhouse_null_padded_shifts,
+        "clickhouse",
+        "SELECT LAG(e) OVER (PARTITION BY v ORDER BY ts), LEAD(e, 2) OVER (PARTITION BY v ORDER BY ts) FROM t",
+        "SELECT lagInFrame(toNullable(e)) OVER (PARTITION BY v ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND "
+        "UNBOUNDED FOLLOWING), leadInFrame(toNullable(e), 2) OVER (PARTITION BY v ORDER BY ts ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM t",
+    ),
+    (
+        "clickhouse: a LEFT JOIN gets SQL's NULLs, on the last branch of a UNION",
+        clickhouse_join_use_nulls,
+        "clickhouse",
+        "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id UNION ALL SELECT c.x FROM c",
+        "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id UNION ALL SELECT c.x FROM c SETTINGS join_use_nulls = 1",
+    ),
+    (
+        "clickhouse: no setting without a LEFT JOIN",
+        clickhouse_join_use_nulls,
+        "clickhouse",
+        "SELECT a.x FROM a JOIN b ON a.id = b.id",
+        "SELECT a.x FROM a JOIN b ON a.id = b.id",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("transform", "dialect", "source", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_transform(transform, dialect: str, source: str, expected: str) -> None:
+    tree = sqlglot.parse_one(source, read="duckdb")
+    out = transform(tree).sql(dialect=DIALECTS[dialect].sqlglot_name)
+    assert out == expected
+
+
+def test_every_transform_has_a_case() -> None:
+    """A new transform in a dialect comes with its own case here."""
+    covered = {c[1] for c in CASES} | {rewrite_epoch_us}
+    named = {t for d in DIALECTS.values() for t in d.extra_transforms} | {unquote_identifiers, finite_timestamps_only}
+    assert named <= covered, f"transforms without a case: {sorted(t.__name__ for t in named - covered)}"
