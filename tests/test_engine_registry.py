@@ -17,7 +17,7 @@ from journey_sql.connection import parse_connection
 from journey_sql.dialects import get_dialect
 from journey_sql.engines import engine_class
 from journey_sql.engines.base import DBAPIEngine, Engine, ReplaceStrategy
-from journey_sql.engines.registry import by_scheme, dbt_converters, engines, examples
+from journey_sql.engines.registry import dbt_converters, engines, examples
 from journey_sql.errors import ConfigError
 from journey_sql.targets import from_profile
 
