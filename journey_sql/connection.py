@@ -12,19 +12,9 @@ from journey_sql.redact import redact_tokens, redact_urls
 
 DEFAULT_CONNECTION = "duckdb:///journey.duckdb"
 
-# scheme -> example, for error messages; the engines module maps schemes to classes
-EXAMPLES: dict[str, str] = {
-    "duckdb": "duckdb:///journey.duckdb, duckdb:////abs/path.duckdb or duckdb:///:memory:",
-    "postgresql": "postgresql://USER@HOST:5432/DATABASE",
-    "redshift": "redshift://USER@HOST:5439/DATABASE",
-    "snowflake": "snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE",
-    "bigquery": "bigquery://PROJECT?location=US",
-    "spark": "spark://local",
-    "databricks": "databricks://HOST/HTTP_PATH",
-    "chdb": "chdb:///relative/dir, chdb:////abs/dir or chdb:///:memory:",
-    "clickhouse": "clickhouse://USER@HOST:8123/DATABASE",
-}
-SCHEME_ALIASES = {"postgres": "postgresql"}
+# The URL schemes, their examples and aliases are declared by the engine
+# classes; journey_sql.engines.registry derives the tables (imported when a URL
+# is parsed: the engine modules import connection.py themselves).
 
 
 @dataclass(frozen=True)
@@ -63,19 +53,23 @@ def redact_url(url: str) -> str:
 
 
 def parse_connection(url: str) -> ConnectionSpec:
+    from journey_sql.engines.registry import by_scheme, examples
+
     if not url or "://" not in url:
+        known = examples()
         raise ConfigError(
-            f"Connection {redact_url(url)!r} is not a URL. Examples: {EXAMPLES['duckdb']}; {EXAMPLES['postgresql']}."
+            f"Connection {redact_url(url)!r} is not a URL. Examples: {known['duckdb']}; {known['postgresql']}."
         )
-    scheme = url.split("://", 1)[0].lower()
-    scheme = SCHEME_ALIASES.get(scheme, scheme)
-    if scheme not in EXAMPLES:
+    written = url.split("://", 1)[0].lower()
+    engine = by_scheme().get(written)
+    if engine is None:
         raise ConfigError(
-            f"Unknown connection type {scheme!r} in {redact_url(url)!r}.{did_you_mean(scheme, EXAMPLES)} "
-            f"Supported: {', '.join(EXAMPLES)}."
+            f"Unknown connection type {written!r} in {redact_url(url)!r}.{did_you_mean(written, examples())} "
+            f"Supported: {', '.join(examples())}."
         )
-    if scheme in ("duckdb", "chdb"):
-        return _duckdb(url, scheme)
+    scheme = engine.scheme
+    if engine.url_is_local_path:
+        return _local_path(url, scheme, engine.title, engine.example)
     try:
         parts = urlsplit(url)
         password = parts.password
@@ -101,13 +95,12 @@ def parse_connection(url: str) -> ConnectionSpec:
     )
 
 
-def _duckdb(url: str, scheme: str = "duckdb") -> ConnectionSpec:
+def _local_path(url: str, scheme: str, what: str, example: str) -> ConnectionSpec:
     """A local database: scheme:///relative, scheme:////absolute or scheme:///:memory: (DuckDB and chdb)."""
-    what = {"duckdb": "DuckDB", "chdb": "chdb"}[scheme]
     rest = url.split("://", 1)[1]
     if not rest.startswith("/") or rest == "/":
-        raise ConfigError(f"{what} connection {redact_url(url)!r} needs a path: {EXAMPLES[scheme]}.")
+        raise ConfigError(f"{what} connection {redact_url(url)!r} needs a path: {example}.")
     path, _, query = rest[1:].partition("?")
     if not path:
-        raise ConfigError(f"{what} connection {redact_url(url)!r} needs a path: {EXAMPLES[scheme]}.")
+        raise ConfigError(f"{what} connection {redact_url(url)!r} needs a path: {example}.")
     return ConnectionSpec(scheme=scheme, path=path, params=dict(parse_qsl(query)), url=url)

@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from journey_sql.errors import ConfigError, did_you_mean
 
@@ -123,6 +122,8 @@ def _render(value: Any) -> Any:
 def from_profile(profile: str, target: str | None = None, path: Path | None = None) -> Target:
     import yaml
 
+    from journey_sql.engines.registry import dbt_converters
+
     path = path or profiles_path()
     if not path.is_file():
         raise ConfigError(f"No dbt profiles file at {path}. Set DBT_PROFILES_DIR or pass --connection instead.")
@@ -145,115 +146,16 @@ def from_profile(profile: str, target: str | None = None, path: Path | None = No
         )
     output = _render(outputs[chosen])
     kind = str(output.get("type", "")).lower()
-    if kind not in _CONVERTERS:
+    # each engine class converts its own dbt adapter types (from_dbt_profile)
+    converters = dbt_converters()
+    if kind not in converters:
         raise ConfigError(
             f"Profile {profile!r} output {chosen!r} has type {kind!r}, which journey-sql cannot connect to. "
-            f"Supported: {', '.join(_CONVERTERS)}."
+            f"Supported: {', '.join(converters)}."
         )
-    url, secrets = _CONVERTERS[kind](output)
+    url, secrets = converters[kind](output)
     defaults = {}
     schema = output.get("schema") or output.get("dataset")
     if schema:
         defaults["schema"] = schema
     return Target(url=url, secrets=secrets, defaults=defaults, origin=f"dbt profile {profile}.{chosen} ({path})")
-
-
-def _query(params: dict[str, Any]) -> str:
-    clean = {k: str(v) for k, v in params.items() if v not in (None, "")}
-    return ("?" + urlencode(clean)) if clean else ""
-
-
-# dbt's own aliases for profile fields (dbt-postgres and dbt-redshift accept `pass` for `password`).
-_PROFILE_ALIASES = {"password": ("pass",), "dbname": ("database",)}
-
-
-def _pick(output: dict[str, Any], *names: str) -> dict[str, str]:
-    picked = {}
-    for name in names:
-        for key in (name, *_PROFILE_ALIASES.get(name, ())):
-            if output.get(key) not in (None, ""):
-                picked[name] = str(output[key])
-                break
-    return picked
-
-
-def _postgres_like(scheme: str, default_port: int):
-    def convert(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-        user = quote(str(o.get("user", "")))
-        host = o.get("host", "localhost")
-        port = o.get("port", default_port)
-        params = {"sslmode": o.get("sslmode")} if scheme == "postgresql" else {}
-        if scheme == "redshift" and o.get("method") == "iam":
-            params.update(iam="true", cluster_id=o.get("cluster_id"), region=o.get("region"))
-        return f"{scheme}://{user}@{host}:{port}/{o.get('dbname') or o.get('database', '')}{_query(params)}", _pick(
-            o, "password"
-        )
-
-    return convert
-
-
-def _snowflake(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    params = {
-        "warehouse": o.get("warehouse"),
-        "role": o.get("role"),
-        "authenticator": o.get("authenticator"),
-        "private_key_file": o.get("private_key_path"),
-    }
-    secrets = _pick(o, "password", "token")
-    if o.get("private_key_passphrase"):
-        secrets["private_key_file_pwd"] = str(o["private_key_passphrase"])
-    return (
-        f"snowflake://{quote(str(o.get('user', '')))}@{o.get('account', '')}/{o.get('database', '')}{_query(params)}",
-        secrets,
-    )
-
-
-def _bigquery(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    secrets = _pick(o, "keyfile")
-    return f"bigquery://{o.get('project') or o.get('database', '')}{_query({'location': o.get('location')})}", secrets
-
-
-def _databricks(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    http_path = str(o.get("http_path", "")).lstrip("/")
-    return f"databricks://{o.get('host', '')}/{http_path}{_query({'catalog': o.get('catalog')})}", _pick(o, "token")
-
-
-def _duckdb(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    return f"duckdb:///{o.get('path', ':memory:')}", {}
-
-
-def _spark(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    if o.get("method") not in (None, "session"):
-        raise ConfigError(
-            "Only Spark profiles with method: session (a local SparkSession) are supported; "
-            "for a Databricks cluster use a databricks profile."
-        )
-    return "spark://local", {}
-
-
-def _clickhouse(o: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """dbt-clickhouse: its schema is the ClickHouse database the tables go to."""
-    if str(o.get("driver", "http")).lower() != "http":
-        raise ConfigError(
-            "journey-sql reaches ClickHouse over HTTP (clickhouse-connect): set driver: http and the HTTP port "
-            "(8123, or 8443 with secure: true) in the dbt-clickhouse profile."
-        )
-    secure = str(o.get("secure", False)).lower() in ("true", "1", "yes")
-    port = o.get("port") or (8443 if secure else 8123)
-    params = {"secure": "true" if secure else None, **_pick(o, "connect_timeout", "send_receive_timeout")}
-    if "verify" in o:
-        params["verify"] = str(o["verify"]).lower()
-    user = quote(str(o.get("user") or "default"))
-    return f"clickhouse://{user}@{o.get('host', 'localhost')}:{port}{_query(params)}", _pick(o, "password")
-
-
-_CONVERTERS = {
-    "postgres": _postgres_like("postgresql", 5432),
-    "redshift": _postgres_like("redshift", 5439),
-    "snowflake": _snowflake,
-    "bigquery": _bigquery,
-    "databricks": _databricks,
-    "duckdb": _duckdb,
-    "spark": _spark,
-    "clickhouse": _clickhouse,
-}

@@ -1,40 +1,29 @@
-"""Engines: one small class per warehouse, holding only what differs.
+"""Engines: one module per warehouse, the single home of everything about it.
 
-Drivers are imported when a connection is opened, never at import time, so
-`journey-sql render` and users with a single extra installed stay unaffected.
+Each engine class declares its URL scheme(s) and example, dbt profile types and
+conversion, dialect, capability flags and how it connects and replaces tables;
+journey_sql.engines.registry lists the classes and derives every table from
+them. Drivers are imported when a connection is opened, never at import time,
+so `journey-sql render` and users with a single extra installed stay unaffected.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any
 
 from journey_sql.connection import ConnectionSpec, parse_connection
 from journey_sql.engines.base import Engine
 
-# scheme -> "module:Class"
-_ENGINES: dict[str, str] = {
-    "duckdb": "journey_sql.engines.duckdb:DuckDBEngine",
-    "postgresql": "journey_sql.engines.postgres:PostgresEngine",
-    "redshift": "journey_sql.engines.redshift:RedshiftEngine",
-    "snowflake": "journey_sql.engines.snowflake:SnowflakeEngine",
-    "bigquery": "journey_sql.engines.bigquery:BigQueryEngine",
-    "spark": "journey_sql.engines.spark:SparkEngine",
-    "databricks": "journey_sql.engines.databricks:DatabricksEngine",
-    "chdb": "journey_sql.engines.clickhouse:ChdbEngine",
-    "clickhouse": "journey_sql.engines.clickhouse:ClickHouseEngine",
-}
-
 
 def engine_class(scheme: str) -> type[Engine]:
+    from journey_sql.engines.registry import by_scheme
     from journey_sql.errors import ConfigError
 
-    target = _ENGINES.get(scheme)
-    if target is None:
+    cls = by_scheme().get(scheme)
+    if cls is None:
         raise ConfigError(f"Connections of type {scheme!r} are not supported by this version of journey-sql yet.")
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return cls
 
 
 def connect(url: str, secrets: dict[str, str] | None = None, **options: Any) -> Engine:

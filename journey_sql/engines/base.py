@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlencode
 
 from sqlglot import exp
 
@@ -34,15 +36,68 @@ def type_family(type_name: str) -> str:
     return "other"
 
 
+# How an engine puts a finished staging table in place of the final one (replace_table):
+#   "drop_rename"       DROP the final table, RENAME the staging one (atomic inside a transaction)
+#   "rename_aside"      RENAME the final table aside, the staging one into place, then DROP the old one
+#   "exchange"          one atomic EXCHANGE TABLES (or RENAME on a first run)
+#   "copy"              an atomic copy job / CREATE OR REPLACE ... AS SELECT from the staging table
+ReplaceStrategy = Literal["drop_rename", "rename_aside", "exchange", "copy"]
+
+
+def profile_query(params: Mapping[str, Any]) -> str:
+    """A URL query string from a dbt profile's settings, leaving out empty ones."""
+    clean = {k: str(v) for k, v in params.items() if v not in (None, "")}
+    return ("?" + urlencode(clean)) if clean else ""
+
+
+# dbt's own aliases for profile fields (dbt-postgres and dbt-redshift accept `pass` for `password`).
+_PROFILE_ALIASES = {"password": ("pass",), "dbname": ("database",)}
+
+
+def profile_pick(output: Mapping[str, Any], *names: str) -> dict[str, str]:
+    """The named settings of a dbt profile output that are set, under dbt's aliases too."""
+    picked = {}
+    for name in names:
+        for key in (name, *_PROFILE_ALIASES.get(name, ())):
+            if output.get(key) not in (None, ""):
+                picked[name] = str(output[key])
+                break
+    return picked
+
+
 class Engine:
-    """A live connection. The defaults speak ANSI information_schema SQL."""
+    """A live connection. The defaults speak ANSI information_schema SQL.
+
+    Each engine class is the one home of everything about its warehouse: its
+    URL scheme(s) and example, the dbt adapter types it converts, its SQL
+    dialect (`dialect_name`, an entry of journey_sql.dialects.DIALECTS that
+    lists its transforms), its capabilities, how it connects and how it
+    replaces a table. The registries (connection URL examples, dbt profile
+    converters, scheme -> class) are derived from these attributes by
+    journey_sql.engines.registry.
+    """
 
     scheme: ClassVar[str]
+    # the warehouse's name in messages
+    title: ClassVar[str]
+    # other spellings of the scheme accepted in a URL (postgres:// for postgresql://)
+    scheme_aliases: ClassVar[tuple[str, ...]] = ()
+    # for error messages: how a URL for this engine looks
+    example: ClassVar[str]
+    # scheme:///relative, scheme:////absolute or scheme:///:memory: rather than USER@HOST:PORT/PATH
+    url_is_local_path: ClassVar[bool] = False
+    # the dbt adapter types (profiles.yml `type:`) from_dbt_profile converts
+    dbt_types: ClassVar[tuple[str, ...]] = ()
     dialect_name: ClassVar[str]
     # True where DDL is transactional: the whole run is one transaction and a
     # failure rolls everything back. Otherwise tables are built under staging
     # names and swapped in at the end.
     transactional_ddl: ClassVar[bool] = False
+    # True where the engine has a dry_run(sql) method that costs a query without running it
+    supports_dry_run: ClassVar[bool] = False
+    # True where tables take DELETE/UPDATE/MERGE of single rows (for incremental builds)
+    row_level_dml: ClassVar[bool] = True
+    replace_strategy: ClassVar[ReplaceStrategy] = "drop_rename"
     # How the engine folds unquoted names ("lower", "upper"), or None where it
     # finds a table and its columns whatever their case.
     case_fold: ClassVar[str | None] = None
@@ -52,6 +107,11 @@ class Engine:
 
     @classmethod
     def connect(cls, spec: ConnectionSpec, **options: Any) -> Engine:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dbt_profile(cls, output: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """A dbt profile output (type in dbt_types) -> (connection URL, secrets beside it)."""
         raise NotImplementedError
 
     @property
@@ -154,3 +214,41 @@ class Engine:
         """Put a finished staging table in place of the final one."""
         self.drop_table(final)
         self.execute(f"ALTER TABLE {self.sql(staging)} RENAME TO {self.sql(exp.to_identifier(final.name))}")
+
+
+class DBAPIEngine(Engine):
+    """An engine over one DB-API connection (`self.con`): a cursor per statement, closed after it.
+
+    Engines whose driver needs something else override only that: `_cursor_error`
+    to reword a driver's error, or execute/query where the driver is not DB-API.
+    """
+
+    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
+        super().__init__(spec)
+        self.con = con
+
+    def _run(self, sql: str, fetch: bool) -> list[tuple[Any, ...]]:
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()] if fetch else []
+        except Exception as err:
+            reworded = self._cursor_error(err)
+            if reworded is err:
+                raise
+            raise reworded from err
+        finally:
+            cursor.close()
+
+    def _cursor_error(self, err: Exception) -> Exception:
+        """The error to raise for a failed statement; the driver's own by default."""
+        return err
+
+    def execute(self, sql: str) -> None:
+        self._run(sql, fetch=False)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self._run(sql, fetch=True)
+
+    def close(self) -> None:
+        self.con.close()

@@ -21,7 +21,7 @@ from typing import Any
 from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec
-from journey_sql.engines.base import Engine, import_driver
+from journey_sql.engines.base import Engine, import_driver, profile_pick, profile_query
 from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 
 ENDPOINT_ENV = "JOURNEY_SQL_BIGQUERY_ENDPOINT"
@@ -33,10 +33,21 @@ EMULATOR_RETRY_SECONDS = 20.0
 
 class BigQueryEngine(Engine):
     scheme = "bigquery"
+    title = "BigQuery"
+    example = "bigquery://PROJECT?location=US"
+    dbt_types = ("bigquery",)
     dialect_name = "bigquery"
     # DDL is atomic per statement but there are no transactions across
     # CREATE TABLE statements: build under staging names, then replace.
     transactional_ddl = False
+    supports_dry_run = True
+    replace_strategy = "copy"
+
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        secrets = profile_pick(o, "keyfile")
+        project = o.get("project") or o.get("database", "")
+        return f"bigquery://{project}{profile_query({'location': o.get('location')})}", secrets
 
     def __init__(self, spec: ConnectionSpec, client: Any, location: str | None, job_options: dict[str, Any]) -> None:
         super().__init__(spec)

@@ -26,11 +26,12 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec, redact_secrets
-from journey_sql.engines.base import Engine, import_driver
+from journey_sql.engines.base import DBAPIEngine, Engine, import_driver, profile_pick, profile_query
 from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 
 # For every query of a session. The executor counts duplicate deliveries with
@@ -59,6 +60,9 @@ class _ClickHouse(Engine):
 
     dialect_name = "clickhouse"
     transactional_ddl = False
+    # DELETE and UPDATE are mutations (rewrites of whole parts), not row-level DML
+    row_level_dml = False
+    replace_strategy = "exchange"
 
     def schemas(self) -> list[str]:
         return [r[0] for r in self.query("SELECT name FROM system.databases ORDER BY name")]
@@ -113,12 +117,11 @@ class _ClickHouse(Engine):
         return "\n".join(str(row[0]) for row in self.query(f"EXPLAIN {sql}"))
 
 
-class ChdbEngine(_ClickHouse):
+class ChdbEngine(DBAPIEngine, _ClickHouse):
     scheme = "chdb"
-
-    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
-        super().__init__(spec)
-        self.con = con
+    title = "chdb"
+    example = "chdb:///relative/dir, chdb:////abs/dir or chdb:///:memory:"
+    url_is_local_path = True
 
     @classmethod
     def connect(cls, spec: ConnectionSpec, create: bool = False, **_: Any) -> ChdbEngine:
@@ -154,24 +157,6 @@ class ChdbEngine(_ClickHouse):
 
     def describe(self) -> str:
         return f"chdb:///{self.spec.path}"  # a path holds no secret; URL parsing would mangle :memory:
-
-    def execute(self, sql: str) -> None:
-        cur = self.con.cursor()
-        try:
-            cur.execute(sql)
-        finally:
-            cur.close()
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        cur = self.con.cursor()
-        try:
-            cur.execute(sql)
-            return [tuple(r) for r in cur.fetchall()]
-        finally:
-            cur.close()
-
-    def close(self) -> None:
-        self.con.close()
 
 
 DEFAULT_SEND_RECEIVE_TIMEOUT = 3600
@@ -237,6 +222,27 @@ class ClickHouseEngine(_ClickHouse):
     """A ClickHouse server over HTTP(S), through clickhouse-connect."""
 
     scheme = "clickhouse"
+    title = "ClickHouse"
+    example = "clickhouse://USER@HOST:8123/DATABASE"
+    dbt_types = ("clickhouse",)
+
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """dbt-clickhouse: its schema is the ClickHouse database the tables go to."""
+        if str(o.get("driver", "http")).lower() != "http":
+            raise ConfigError(
+                "journey-sql reaches ClickHouse over HTTP (clickhouse-connect): set driver: http and the HTTP port "
+                "(8123, or 8443 with secure: true) in the dbt-clickhouse profile."
+            )
+        secure = str(o.get("secure", False)).lower() in ("true", "1", "yes")
+        port = o.get("port") or (8443 if secure else 8123)
+        params = {"secure": "true" if secure else None, **profile_pick(o, "connect_timeout", "send_receive_timeout")}
+        if "verify" in o:
+            params["verify"] = str(o["verify"]).lower()
+        user = quote(str(o.get("user") or "default"))
+        return f"clickhouse://{user}@{o.get('host', 'localhost')}:{port}{profile_query(params)}", profile_pick(
+            o, "password"
+        )
 
     def __init__(self, spec: ConnectionSpec, client: Any, secrets: list[str] | None = None) -> None:
         super().__init__(spec)

@@ -17,26 +17,33 @@ from typing import Any
 
 from sqlglot import exp
 
-from journey_sql.connection import EXAMPLES, ConnectionSpec
-from journey_sql.engines.base import Engine, import_driver
+from journey_sql.connection import ConnectionSpec
+from journey_sql.engines.base import DBAPIEngine, import_driver, profile_pick, profile_query
 from journey_sql.errors import ConfigError, ConnectionError_, first_line
 
 
-class DatabricksEngine(Engine):
+class DatabricksEngine(DBAPIEngine):
     scheme = "databricks"
+    title = "Databricks"
+    example = "databricks://HOST/HTTP_PATH"
+    dbt_types = ("databricks",)
     dialect_name = "databricks"
     transactional_ddl = False
+    row_level_dml = True  # Delta tables take DELETE, UPDATE and MERGE
+    replace_strategy = "copy"
 
-    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
-        super().__init__(spec)
-        self.con = con
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        http_path = str(o.get("http_path", "")).lstrip("/")
+        url = f"databricks://{o.get('host', '')}/{http_path}{profile_query({'catalog': o.get('catalog')})}"
+        return url, profile_pick(o, "token")
 
     @classmethod
     def connect_arguments(cls, spec: ConnectionSpec) -> dict[str, Any]:
         """What databricks.sql.connect needs, from the URL and the token's usual places."""
         if not spec.host or not spec.path:
             raise ConfigError(
-                f"Databricks connections need a host and the warehouse's HTTP path: {EXAMPLES['databricks']} "
+                f"Databricks connections need a host and the warehouse's HTTP path: {cls.example} "
                 f"(got {spec.redacted()!r}). Both are on the warehouse's Connection details tab."
             )
         token = spec.secret("token", env="DATABRICKS_TOKEN")
@@ -68,21 +75,8 @@ class DatabricksEngine(Engine):
             raise ConnectionError_(f"Cannot connect to Databricks at {spec.redacted()}: {first_line(err)}") from None
         return cls(spec, con)
 
-    # -- running SQL ---------------------------------------------------------
-    def execute(self, sql: str) -> None:
-        with self.con.cursor() as cur:
-            cur.execute(sql)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with self.con.cursor() as cur:
-            cur.execute(sql)
-            return [tuple(row) for row in cur.fetchall()]
-
     def explain(self, sql: str) -> str:
         return str(self.query(f"EXPLAIN {sql}")[0][0])
-
-    def close(self) -> None:
-        self.con.close()
 
     # -- catalog: SHOW and DESCRIBE work on Unity Catalog and on the legacy
     # hive_metastore alike, where information_schema does not exist.

@@ -9,20 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from journey_sql.connection import ConnectionSpec
-from journey_sql.engines.base import Engine, import_driver
+from journey_sql.engines.base import DBAPIEngine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_, first_line
 
 DEFAULT_FILE_MEMORY_LIMIT = "1.5GB"
 
 
-class DuckDBEngine(Engine):
+class DuckDBEngine(DBAPIEngine):
     scheme = "duckdb"
+    title = "DuckDB"
+    example = "duckdb:///journey.duckdb, duckdb:////abs/path.duckdb or duckdb:///:memory:"
+    url_is_local_path = True
+    dbt_types = ("duckdb",)
     dialect_name = "duckdb"
     transactional_ddl = True
+    replace_strategy = "drop_rename"  # inside the run's one transaction
 
-    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
-        super().__init__(spec)
-        self.con = con
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        return f"duckdb:///{o.get('path', ':memory:')}", {}
 
     @classmethod
     def connect(
@@ -84,11 +89,11 @@ class DuckDBEngine(Engine):
             raise ConnectionError_(f"Cannot open DuckDB database {path!r}: {message}") from None
         return cls(spec, con)
 
-    def execute(self, sql: str) -> None:
-        self.con.execute(sql)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql).fetchall()
+    def _run(self, sql: str, fetch: bool) -> list[tuple[Any, ...]]:
+        # On the connection itself: a DuckDB cursor is a second connection,
+        # outside the run's transaction.
+        result = self.con.execute(sql)
+        return result.fetchall() if fetch else []
 
     def explain(self, sql: str) -> str:
         return "\n".join(row[1] for row in self.query(f"EXPLAIN {sql}"))
@@ -97,6 +102,3 @@ class DuckDBEngine(Engine):
         """Types of a query's or a file reader's columns: DESCRIBE reads only the files' schemas."""
         query = sql if sql.lstrip().upper().startswith("SELECT") else f"SELECT * FROM {sql}"
         return {str(r[0]).lower(): str(r[1]) for r in self.query(f"DESCRIBE {query}")}
-
-    def close(self) -> None:
-        self.con.close()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import quote
 
 from journey_sql.connection import ConnectionSpec, redact_secrets
-from journey_sql.engines.base import Engine, import_driver
+from journey_sql.engines.base import DBAPIEngine, import_driver, profile_pick, profile_query
 from journey_sql.errors import ConfigError, ConnectionError_
 
 # libpq waits forever for an unreachable host by default; a CLI should not.
@@ -27,11 +28,26 @@ def schema_lock_key(schema: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class PostgresFamily(Engine):
-    """What PostgreSQL and Redshift share: catalogs and plans. DDL is transactional on both."""
+class PostgresFamily(DBAPIEngine):
+    """What PostgreSQL and Redshift share: catalogs, plans, dbt profiles. DDL is transactional on both."""
 
     transactional_ddl = True
+    replace_strategy = "drop_rename"  # inside the run's one transaction
     case_fold = "lower"
+    default_port: int
+
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        user = quote(str(o.get("user", "")))
+        host = o.get("host", "localhost")
+        port = o.get("port", cls.default_port)
+        url = f"{cls.scheme}://{user}@{host}:{port}/{o.get('dbname') or o.get('database', '')}"
+        return url + profile_query(cls.profile_params(o)), profile_pick(o, "password")
+
+    @classmethod
+    def profile_params(cls, o: dict[str, Any]) -> dict[str, Any]:
+        """URL parameters from a dbt profile output."""
+        return {}
 
     def schemas(self) -> list[str]:
         # information_schema.schemata lists only schemas the user owns or may use,
@@ -48,15 +64,20 @@ class PostgresFamily(Engine):
 
 class PostgresEngine(PostgresFamily):
     scheme = "postgresql"
+    scheme_aliases = ("postgres",)
+    title = "PostgreSQL"
+    example = "postgresql://USER@HOST:5432/DATABASE"
+    dbt_types = ("postgres",)
+    default_port = 5432
     dialect_name = "postgres"
 
-    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
-        super().__init__(spec)
-        self.con = con
+    @classmethod
+    def profile_params(cls, o: dict[str, Any]) -> dict[str, Any]:
+        return {"sslmode": o.get("sslmode")}
 
     @classmethod
-    def connect(cls, spec: ConnectionSpec, **_: Any) -> PostgresEngine:
-        psycopg = import_driver("psycopg", "postgres")
+    def connect_args(cls, spec: ConnectionSpec) -> tuple[dict[str, Any], str | None]:
+        """psycopg.connect's keyword arguments for `spec`, and the password among them (to scrub from errors)."""
         if "password" in spec.params:  # (the URL is not repeated: it holds the password)
             raise ConfigError(
                 "Put no password in the connection URL: set PGPASSWORD or JOURNEY_SQL_PASSWORD, or use ~/.pgpass."
@@ -72,6 +93,12 @@ class PostgresEngine(PostgresFamily):
                 kwargs[key] = value
         if password is not None:  # else libpq reads PGPASSWORD / ~/.pgpass itself
             kwargs["password"] = password
+        return kwargs, password
+
+    @classmethod
+    def connect(cls, spec: ConnectionSpec, **_: Any) -> PostgresEngine:
+        psycopg = import_driver("psycopg", "postgres")
+        kwargs, password = cls.connect_args(spec)
         try:
             # Autocommit: catalog checks and CREATE SCHEMA stand alone; the
             # executor's begin() opens the one transaction the stages run in.
@@ -84,12 +111,6 @@ class PostgresEngine(PostgresFamily):
             ) from None
         return cls(spec, con)
 
-    def execute(self, sql: str) -> None:
-        self.con.execute(sql)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql).fetchall()
-
     def lock_schema(self, schema: str) -> bool:
         # A transaction-level advisory lock: released by COMMIT, ROLLBACK or a
         # lost connection, so a killed run never leaves it behind for long.
@@ -101,6 +122,3 @@ class PostgresEngine(PostgresFamily):
         if self.con.closed or self.con.broken:
             return
         self.execute("ROLLBACK")
-
-    def close(self) -> None:
-        self.con.close()

@@ -105,12 +105,21 @@ def connect_options(spec: ConnectionSpec) -> dict[str, Any]:
 
 class RedshiftEngine(PostgresFamily):
     scheme = "redshift"
+    title = "Redshift"
+    example = "redshift://USER@HOST:5439/DATABASE"
+    dbt_types = ("redshift",)
+    default_port = DEFAULT_PORT
     dialect_name = "redshift"
 
     def __init__(self, spec: ConnectionSpec, con: Any, driver: Any) -> None:
-        super().__init__(spec)
-        self.con = con
+        super().__init__(spec, con)
         self.driver = driver
+
+    @classmethod
+    def profile_params(cls, o: dict[str, Any]) -> dict[str, Any]:
+        if o.get("method") == "iam":
+            return {"iam": "true", "cluster_id": o.get("cluster_id"), "region": o.get("region")}
+        return {}
 
     @classmethod
     def connect(cls, spec: ConnectionSpec, **_: Any) -> RedshiftEngine:
@@ -140,27 +149,13 @@ class RedshiftEngine(PostgresFamily):
             ) from None
         return cls(spec, con, driver)
 
-    def _run(self, sql: str, fetch: bool) -> list[tuple[Any, ...]]:
-        cursor = self.con.cursor()
-        try:
-            cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()] if fetch else []
-        except self.driver.Error as err:
+    def _cursor_error(self, err: Exception) -> Exception:
+        if isinstance(err, self.driver.Error):
             # Same error class, readable text: the executor shows str(err).
-            raise type(err)(driver_message(err)) from err
-        finally:
-            cursor.close()
-
-    def execute(self, sql: str) -> None:
-        self._run(sql, fetch=False)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return self._run(sql, fetch=True)
+            return type(err)(driver_message(err))
+        return err
 
     def rollback(self) -> None:
         # Nothing to undo outside a transaction (or after the connection dropped).
         if self.con.in_transaction:
             self.execute("ROLLBACK")
-
-    def close(self) -> None:
-        self.con.close()

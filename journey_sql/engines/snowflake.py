@@ -39,11 +39,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlglot import exp
 
 from journey_sql.connection import ConnectionSpec, redact_secrets
-from journey_sql.engines.base import Engine, import_driver
+from journey_sql.engines.base import DBAPIEngine, import_driver, profile_pick, profile_query
 from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 
 PARAMS = (
@@ -151,9 +152,13 @@ def _account(host: str | None) -> str | None:
     return host
 
 
-class SnowflakeEngine(Engine):
+class SnowflakeEngine(DBAPIEngine):
     scheme = "snowflake"
+    title = "Snowflake"
+    example = "snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE"
+    dbt_types = ("snowflake",)
     dialect_name = "snowflake"
+    replace_strategy = "rename_aside"
     # Snowflake commits every DDL statement on its own (a CREATE inside BEGIN
     # ends the transaction), so a failed run cannot be rolled back: tables are
     # built under staging names and swapped in at the end.
@@ -162,9 +167,19 @@ class SnowflakeEngine(Engine):
     # names ("tracks", "id") is read by those real names.
     case_fold = "upper"
 
-    def __init__(self, spec: ConnectionSpec, con: Any) -> None:
-        super().__init__(spec)
-        self.con = con
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        params = {
+            "warehouse": o.get("warehouse"),
+            "role": o.get("role"),
+            "authenticator": o.get("authenticator"),
+            "private_key_file": o.get("private_key_path"),
+        }
+        secrets = profile_pick(o, "password", "token")
+        if o.get("private_key_passphrase"):
+            secrets["private_key_file_pwd"] = str(o["private_key_passphrase"])
+        url = f"snowflake://{quote(str(o.get('user', '')))}@{o.get('account', '')}/{o.get('database', '')}"
+        return url + profile_query(params), secrets
 
     @classmethod
     def connect(cls, spec: ConnectionSpec, **_: Any) -> SnowflakeEngine:
@@ -193,14 +208,6 @@ class SnowflakeEngine(Engine):
                 f"Snowflake connection {self.spec.redacted()} has no database: add /DATABASE to the URL "
                 "(snowflake://USER@ACCOUNT/DATABASE) or database = ... to the named connection."
             )
-
-    def execute(self, sql: str) -> None:
-        with self.con.cursor() as cur:
-            cur.execute(sql)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with self.con.cursor() as cur:
-            return [tuple(row) for row in cur.execute(sql).fetchall()]
 
     def explain(self, sql: str) -> str | None:
         sf = import_driver("snowflake.connector", "snowflake")
@@ -242,6 +249,3 @@ class SnowflakeEngine(Engine):
                 self.execute(f"ALTER TABLE IF EXISTS {self.sql(old)} RENAME TO {self.sql(final)}")
             raise
         self.drop_table(old)
-
-    def close(self) -> None:
-        self.con.close()

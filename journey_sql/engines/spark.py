@@ -57,8 +57,23 @@ class SparkError(Exception):
 
 class SparkEngine(Engine):
     scheme = "spark"
+    title = "Spark"
+    example = "spark://local"
+    dbt_types = ("spark",)
     dialect_name = "spark"
     transactional_ddl = False
+    # Parquet tables in the session catalog take no DELETE or UPDATE
+    row_level_dml = False
+    replace_strategy = "drop_rename"  # two catalog operations, not atomic
+
+    @classmethod
+    def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        if o.get("method") not in (None, "session"):
+            raise ConfigError(
+                "Only Spark profiles with method: session (a local SparkSession) are supported; "
+                "for a Databricks cluster use a databricks profile."
+            )
+        return "spark://local", {}
 
     def __init__(self, spec: ConnectionSpec, session: Any, owned: bool) -> None:
         super().__init__(spec)
