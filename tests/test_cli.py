@@ -185,16 +185,10 @@ def test_failed_stage_leaves_previous_tables_and_source_untouched(
             con.close()
 
     before = snapshot()
-    import journey_sql.executor as executor
 
-    real = executor.stage_statements
+    from tests.harness import break_step
 
-    def failing(stage, *args, **kwargs):
-        if stage.name == "dbt_track_facts":
-            return ["SELECT * FROM table_that_does_not_exist"]
-        return real(stage, *args, **kwargs)
-
-    monkeypatch.setattr(executor, "stage_statements", failing)
+    break_step(monkeypatch, "dbt_track_facts", "SELECT * FROM table_that_does_not_exist")
     result = CliRunner().invoke(cli, ["apply", "--connection", url, "--depth", "9", "--session-timeout", "5"])
     assert result.exit_code == 1
     assert "Stage dbt_track_facts failed" in result.output and "No tables were changed" in result.output

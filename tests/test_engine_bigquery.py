@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from sqlglot import exp
 
 from journey_sql.cli import cli
-from journey_sql.render import Relations, stage_statements
+from journey_sql.plan import compile_plan
 from journey_sql.settings import Settings
 from journey_sql.stages import STAGES, get_stage, stage_columns
 
@@ -75,11 +75,10 @@ ALLOWED_TYPES = {"STRING", "INT64", "FLOAT64", "TIMESTAMP", "BOOL", "NUMERIC"}
 
 
 def _statements(settings: Settings) -> list[tuple[str, str]]:
-    relations = Relations.for_settings(settings)
     from journey_sql.dialects import get_dialect
 
-    dialect = get_dialect(BQ)
-    return [(stage.name, sql) for stage in STAGES for sql in stage_statements(stage, settings, dialect, relations)]
+    plan = compile_plan(settings, get_dialect(BQ))
+    return [(step.name, sql) for step in plan.steps for sql in step.statements]
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=["default", "custom"])

@@ -259,13 +259,10 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
 
         import journey_sql.executor as executor
 
-        real = executor.stage_statements
+        real = executor.compile_plan
+        from tests.harness import break_step
 
-        def fourth_fails(stage: Any, *args: Any) -> list[str]:
-            statements = real(stage, *args)
-            return [*statements[:-1], "SELECT no_such_column FROM no_such_table"] if stage is STAGES[3] else statements
-
-        monkeypatch.setattr(executor, "stage_statements", fourth_fails)
+        break_step(monkeypatch, STAGES[3].name)
         with pytest.raises(StageError, match="Stage dbt_track_facts failed.*no_such_table") as err:
             harness.run(Settings.create())
         assert err.value.stage == STAGES[3].name
@@ -274,7 +271,7 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
         assert after == before
         assert not any(t.endswith(STAGING_SUFFIX) for t in harness.engine.tables("analytics"))
         # the connection is usable again, and a clean run goes through
-        monkeypatch.setattr(executor, "stage_statements", real)
+        monkeypatch.setattr(executor, "compile_plan", real)
         assert harness.run(Settings.create()).events == len(ROWS_B)
     finally:
         harness.close()

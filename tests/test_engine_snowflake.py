@@ -261,7 +261,6 @@ def test_apply_builds_the_five_tables_and_rebuilds_them(fake_snowflake, rows: li
 def test_a_failing_stage_leaves_the_previous_tables(
     fake_snowflake, rows: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from journey_sql import executor
 
     engine = connect_engine(cli_url("FAIL_DB"))
     harness = SnowflakeHarness(engine)
@@ -272,15 +271,9 @@ def test_a_failing_stage_leaves_the_previous_tables(
         before = harness.fetch(settings)
         load_tracks(engine, rows[:100])  # a rebuild would change every table
 
-        real = executor.stage_statements
+        from tests.harness import break_step
 
-        def broken(stage, settings, dialect, relations):
-            if stage.name == "dbt_session_tracks":
-                return [f"CREATE OR REPLACE TABLE {relations.tables[stage.name].sql()} AS SELECT no_such_column"]
-            return real(stage, settings, dialect, relations)
-
-        # the executor holds its own reference to render.stage_statements
-        monkeypatch.setattr(executor, "stage_statements", broken)
+        break_step(monkeypatch, "dbt_session_tracks", "SELECT no_such_column")
         result = apply(database="FAIL_DB")
         assert result.exit_code == 1
         assert "Stage dbt_session_tracks failed" in result.output and "No tables were changed" in result.output
@@ -368,7 +361,7 @@ def test_ctrl_c_on_a_staging_engine_says_what_it_left(
         monkeypatch.setattr(SnowflakeEngine, "replace_table", interrupted_third_swap)
         result = apply(database="INT_DB")
         assert result.exit_code == 130, result.output
-        assert "while putting the new tables in place: 2 of 5 tables in analytics are new" in result.output
+        assert f"while putting the new tables in place: 2 of {len(STAGES)} tables in analytics are new" in result.output
         assert analytics_tables(engine) == sorted(s.name for s in STAGES)
     finally:
         engine.close()

@@ -47,14 +47,10 @@ def tracks_db(tmp_path: Path) -> Path:
 def test_a_failed_stage_hint_repeats_the_users_options_and_runs(
     tracks_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import journey_sql.executor as executor
 
-    real = executor.stage_statements
+    from tests.harness import break_step
 
-    def third_fails(stage: Any, *args: Any) -> list[str]:
-        return ["SELECT * FROM no_such_table"] if stage.name == "dbt_session_tracks" else real(stage, *args)
-
-    monkeypatch.setattr(executor, "stage_statements", third_fails)
+    break_step(monkeypatch, "dbt_session_tracks", "SELECT * FROM no_such_table")
     url = f"duckdb:///{tracks_db}"  # absolute: duckdb:////tmp/...
     output = one_line_failure(
         ["apply", "--connection", url, "--source-table", "events", "--schema", "journeys", "--depth", "9"],
