@@ -135,7 +135,7 @@ JOURNEY_TABLES = (
     "dbt_user_session_facts",
 )
 SEED_TABLES = JOURNEY_TABLES[:5]
-STAGE_LINE = re.compile(r"^(dbt_\w+)\s+([\d,]+) rows\s+([\d.]+) s$")
+STAGE_LINE = re.compile(r"^((?:dbt|jsql)_\w+)\s+([\d,]+) rows\s+([\d.]+) s$")
 
 
 # -- child: one variant, one run ------------------------------------------------

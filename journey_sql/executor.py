@@ -44,7 +44,8 @@ class SourceStats:
 
 @dataclass
 class RunReport:
-    source: SourceStats
+    # counted from the events step, the run's one read of the source
+    source: SourceStats = field(default_factory=lambda: SourceStats(0, 0, 0))
     stages: list[StageResult] = field(default_factory=list)
 
     @property
@@ -100,15 +101,18 @@ def real_source(engine: Engine, settings: Settings) -> exp.Expression | None:
     return real
 
 
+def _source_error(engine: Engine, plan: Plan, err: BaseException) -> SourceError:
+    """The events step is the run's one read of the source: its failure is about the source's rows."""
+    source = plan.settings.sources.relation().sql()
+    return SourceError(
+        f"Reading the source {source} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} "
+        f"No tables were changed. Check that every row of {source} can be read (e.g. SELECT * FROM {source})."
+    )
+
+
 def source_stats(engine: Engine, plan: Plan) -> SourceStats:
-    try:
-        rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(plan.source_stats)[0]
-    except Exception as err:  # the driver's own error type differs per engine
-        source = plan.settings.sources.relation().sql()
-        raise SourceError(
-            f"Reading the source {source} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} "
-            f"No tables were changed. Check that every row of {source} can be read (e.g. SELECT * FROM {source})."
-        ) from err
+    """The source counts apply prints, summed from the events table (no read of the source)."""
+    rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(plan.source_stats_sql())[0]
     return SourceStats(
         rows=int(rows),
         rows_without_id=int(rows) - int(with_id),
@@ -192,7 +196,7 @@ def run_pipeline(
     _step(engine, "Checking the source table", check_source, engine, settings)
     real = _step(engine, "Looking up the source's real names", real_source, engine, settings)
     plan = compile_plan(settings, engine.dialect, real)
-    report = RunReport(source=_step(engine, "Counting the source rows", source_stats, engine, plan))
+    report = RunReport()
     if engine.transactional_ddl:
         _run_in_transaction(engine, plan, report, echo, explain)
     else:
@@ -214,12 +218,16 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
         except JourneyError:
             raise
         except Exception as err:  # the driver's own error type differs per engine
+            if step.kind == "events":
+                raise _source_error(engine, plan, err) from err
             raise StageError(
                 step.name,
                 f"Stage {step.name} failed on {engine.describe()}: {first_line(err)}."
                 f"{resource_hint(err)} No tables were changed. "
                 f"Run `{render_command(plan.settings, plan.dialect.name, step.name)}` to see the SQL that failed.",
             ) from err
+        if step.kind == "events":
+            report.source = _step(engine, "Counting the source rows", source_stats, engine, plan)
         result = StageResult(step.name, rows, time.perf_counter() - started)
         report.stages.append(result)
         echo(f"{step.name:<22} {rows:>12,} rows {result.seconds:8.2f} s")

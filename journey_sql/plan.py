@@ -24,13 +24,13 @@ from journey_sql.dialects import Dialect
 from journey_sql.errors import JourneyError
 from journey_sql.render import Relations, check_names, create_schema_sql, source_stats_select, stage_select
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import EVENTS, PLAN_STAGES
 
 
 @dataclass(frozen=True)
 class Step:
     name: str  # the table's name without a suffix, e.g. dbt_mapped_tracks
-    kind: str  # "stage": one of the journey tables (stages.py)
+    kind: str  # "events": the one read of the source; "stage": one of the journey tables (stages.py)
     summary: str
     relation: exp.Table  # where the step writes
     select: exp.Expression  # what it writes, transformed for the plan's dialect
@@ -42,12 +42,15 @@ class Plan:
     settings: Settings
     dialect: Dialect
     steps: tuple[Step, ...]
-    source_stats: str  # the query whose one row apply reports about the source
+    source_stats: exp.Expression  # the query whose one row apply reports about the source (reads the events)
     suffix: str = ""
 
     @property
     def tables(self) -> dict[str, exp.Table]:
         return {s.name: s.relation for s in self.steps}
+
+    def source_stats_sql(self) -> str:
+        return self.dialect.generate(self.source_stats)
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
@@ -77,7 +80,8 @@ class Plan:
                     statements=_statements(step.name, self.dialect, relation, select),
                 )
             )
-        return dataclasses.replace(self, steps=tuple(steps), suffix=suffix)
+        stats = self.source_stats.copy().transform(rename)
+        return dataclasses.replace(self, steps=tuple(steps), source_stats=stats, suffix=suffix)
 
     def script(self, stage_names: list[str] | None = None) -> str:
         """A script for a warehouse console that runs as pasted on a fresh warehouse.
@@ -141,13 +145,13 @@ def compile_plan(settings: Settings, dialect: Dialect, real_source: exp.Expressi
     check_names(settings, dialect)
     relations = dataclasses.replace(Relations.for_settings(settings), real_source=real_source)
     steps = []
-    for stage in STAGES:
+    for stage in PLAN_STAGES:
         select = stage_select(stage, settings, dialect, relations)
         table = relations.tables[stage.name]
         steps.append(
             Step(
                 name=stage.name,
-                kind="stage",
+                kind="events" if stage is EVENTS else "stage",
                 summary=stage.summary,
                 relation=table,
                 select=select,

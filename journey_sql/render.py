@@ -18,7 +18,7 @@ from sqlglot import exp
 from journey_sql.dialects import CANONICAL, Dialect, get_dialect
 from journey_sql.errors import TemplateError
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, Stage
+from journey_sql.stages import EVENTS, PLAN_STAGES, STAGES, Stage
 
 _HERE = Path(__file__).resolve().parent
 
@@ -65,7 +65,7 @@ class Relations:
     def for_settings(cls, settings: Settings, suffix: str = "") -> Relations:
         return cls(
             source=settings.sources.relation(),
-            tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in STAGES},
+            tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in PLAN_STAGES},
         )
 
 
@@ -133,18 +133,15 @@ def _read_real_source(tree: exp.Expression, relations: Relations) -> exp.Express
     return tree
 
 
-def source_stats_select(dialect: Dialect, relations: Relations) -> str:
-    """The query that counts the source and what the stages will leave out, by reason, for `dialect`."""
+def source_stats_select(dialect: Dialect, relations: Relations) -> exp.Expression:
+    """The query that counts the source and what the stages leave out, by reason, from the events table."""
     template = "_source_stats.sql.j2"
     try:
-        sql = _environment().get_template(template).render(source=relations.source.sql(CANONICAL))
+        sql = _environment().get_template(template).render(events=relations.tables[EVENTS.name].sql(CANONICAL))
         tree = sqlglot.parse_one(sql, read=CANONICAL)
     except (jinja2.TemplateError, sqlglot.errors.ParseError) as err:
         raise TemplateError(f"Template {template} failed to render: {err}") from err
-    tree = dialect.transpile(tree)
-    if relations.real_source is not None:
-        tree = _read_real_source(tree, relations)
-    return dialect.generate(tree)
+    return dialect.transpile(tree)
 
 
 def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:

@@ -24,7 +24,7 @@ from sqlglot import exp
 from journey_sql.cli import cli
 from journey_sql.plan import compile_plan
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, get_stage, stage_columns
+from journey_sql.stages import PLAN_STAGES, get_stage, stage_columns
 
 BQ = "bigquery"
 
@@ -316,7 +316,7 @@ def test_cli_apply_builds_five_tables_in_a_us_dataset(bq, cli_env) -> None:
     client = bq.client
     assert client.get_dataset("test.journeys_cli").location == "US"
     tables = sorted(t.table_id for t in client.list_tables("test.journeys_cli"))
-    assert tables == sorted(s.name for s in STAGES)  # and no staging table left behind
+    assert tables == sorted(s.name for s in PLAN_STAGES)  # and no staging table left behind
     flow = client.get_table("test.journeys_cli.dbt_tracks_flow")
     assert [f.name for f in flow.schema] == list(stage_columns(get_stage("dbt_tracks_flow"), 3))
     assert "4 events placed in journeys_cli" in result.output
@@ -331,7 +331,7 @@ def test_rerun_replaces_tables_whether_or_not_their_columns_change(bq, cli_env) 
         s = Settings.create(schema="journeys_rerun", session_timeout=5, depth=depth)
         got = bq.fetch(s)
         assert len(got["dbt_tracks_flow"]) == 4 and len(got["dbt_tracks_flow"][0]) == 5 + depth
-    assert sorted(t.table_id for t in bq.client.list_tables("test.journeys_rerun")) == sorted(s.name for s in STAGES)
+    assert sorted(t.table_id for t in bq.client.list_tables("test.journeys_rerun")) == sorted(s.name for s in PLAN_STAGES)
 
 
 def test_missing_source_dataset_names_the_datasets(bq, cli_env) -> None:

@@ -28,7 +28,7 @@ from journey_sql.engines.base import Engine, type_family
 from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
 from journey_sql.executor import STAGING_SUFFIX, run_pipeline
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES, STAGES
 
 ENV_PASSWORDS = ("PGPASSWORD", "REDSHIFT_PASSWORD", "JOURNEY_SQL_PASSWORD", "PGPASSFILE")
 _counter = itertools.count()
@@ -108,7 +108,47 @@ def test_apply_via_cli_builds_the_five_tables(cluster: Cluster, database: str, c
         # read back on another connection: the run was committed
         s = Settings.create(session_timeout=30, depth=3)
         assert_matches_reference(loader.fetch(s), compute(ROWS_A, 30, 3), "postgres via CLI")
-        assert set(loader.engine.tables("analytics")) == {stage.name for stage in STAGES}
+        assert set(loader.engine.tables("analytics")) == {stage.name for stage in PLAN_STAGES}
+
+
+def test_a_full_apply_scans_the_source_once(cluster: Cluster, database: str, clean_env: Any) -> None:
+    """PostgreSQL's own counter: pg_stat_user_tables.seq_scan on the source rises by at most 1 per apply
+    (the events step); the checks read the catalog, the stages and the counts read the events table."""
+    import time
+
+    with _Loader(database) as loader:
+        loader.load(ROWS_A)
+    admin = cluster.admin(dbname=database)
+
+    def seq_scans() -> int:
+        admin.execute("SELECT pg_stat_clear_snapshot()")
+        row = admin.execute(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = 'rudder' AND relname = 'tracks'"
+        ).fetchone()
+        return int(row[0])
+
+    def settled(floor: int) -> int:
+        # a backend flushes its counters when it exits, shortly after the client has gone
+        deadline = time.monotonic() + 10
+        value = seq_scans()
+        while value <= floor and time.monotonic() < deadline:
+            time.sleep(0.2)
+            value = seq_scans()
+        time.sleep(1.0)
+        return seq_scans()
+
+    try:
+        admin.execute("SELECT pg_stat_force_next_flush()")
+        before = settled(-1)
+        url = cluster.url(database, query="sslmode=disable")
+        for run in range(2):  # a first build and a rebuild over existing tables
+            result = _invoke(["apply", "--connection", url], {"PGPASSWORD": cluster.password})
+            assert result.exit_code == 0, result.output
+            after = settled(before)
+            assert after - before == 1, f"run {run + 1}: the source was scanned {after - before} times"
+            before = after
+    finally:
+        admin.close()
 
 
 def test_apply_with_explain_prints_postgres_plans(cluster: Cluster, database: str, clean_env: Any) -> None:
@@ -254,7 +294,7 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
         harness.load(ROWS_A)
         harness.run(Settings.create())
         before = _snapshot(harness.engine)
-        assert set(before) == {s.name for s in STAGES} and all(before.values())
+        assert set(before) == {s.name for s in PLAN_STAGES} and all(before.values())
         harness.load(ROWS_B)
 
         import journey_sql.executor as executor

@@ -44,7 +44,7 @@ from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError
 from journey_sql.executor import check_source, run_pipeline
 from journey_sql.render import render_script
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES, STAGES
 
 PASSWORD = "pw-Th1s-must-never-print"
 CREDENTIAL_ENV = (
@@ -253,7 +253,7 @@ def test_apply_builds_the_five_tables_and_rebuilds_them(fake_snowflake, rows: li
         second = apply(database="CLI_DB")
         assert second.exit_code == 0, second.output
         assert_matches_reference(harness.fetch(settings), compute(fewer, 20, 4), "snowflake rebuilt")
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)  # no __jsql_build/__jsql_old left
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)  # no __jsql_build/__jsql_old left
     finally:
         engine.close()
 
@@ -278,7 +278,7 @@ def test_a_failing_stage_leaves_the_previous_tables(
         assert result.exit_code == 1
         assert "Stage dbt_session_tracks failed" in result.output and "No tables were changed" in result.output
         assert harness.fetch(settings) == before
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)
     finally:
         engine.close()
 
@@ -347,7 +347,7 @@ def test_ctrl_c_on_a_staging_engine_says_what_it_left(
             "(the __jsql_build staging tables are dropped)."
         )
         assert harness.fetch(settings) == before
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)
         monkeypatch.setattr(SnowflakeEngine, "execute", real_execute)
 
         calls = []
@@ -361,8 +361,8 @@ def test_ctrl_c_on_a_staging_engine_says_what_it_left(
         monkeypatch.setattr(SnowflakeEngine, "replace_table", interrupted_third_swap)
         result = apply(database="INT_DB")
         assert result.exit_code == 130, result.output
-        assert f"while putting the new tables in place: 2 of {len(STAGES)} tables in analytics are new" in result.output
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        assert f"while putting the new tables in place: 2 of {len(PLAN_STAGES)} tables in analytics are new" in result.output
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)
     finally:
         engine.close()
 

@@ -20,7 +20,7 @@ from reference import compute
 from journey_sql.cli import cli
 from journey_sql.demo import generate
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGE_NAMES
+from journey_sql.stages import PLAN_STAGES
 
 
 def one_line_failure(args: list[str], expect: str) -> str:
@@ -31,7 +31,7 @@ def one_line_failure(args: list[str], expect: str) -> str:
     lines = result.output.strip().splitlines()
     # stage lines may come first (progress, on stderr); the failure is the one last line
     assert lines[-1].startswith("Error: ") and expect in lines[-1], result.output
-    assert all(line.split(" ")[0] in STAGE_NAMES for line in lines[:-1]), result.output
+    assert all(line.split(" ")[0] in {s.name for s in PLAN_STAGES} for line in lines[:-1]), result.output
     return result.output
 
 

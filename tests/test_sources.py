@@ -129,7 +129,7 @@ def test_mapping_makes_a_derived_table_with_the_six_columns() -> None:
     ],
 )
 def test_mapped_expressions_are_transpiled_per_dialect(dialect: str, expected: str) -> None:
-    script = render_script(Settings.create(columns=["timestamp=epoch_ms(ts_ms)"]), dialect, ["dbt_aliases_mapping"])
+    script = render_script(Settings.create(columns=["timestamp=epoch_ms(ts_ms)"]), dialect, ["jsql_events"])
     assert expected in script
     for statement in sqlglot.transpile(script, read=dialect, write=dialect):
         assert statement  # parses back in the dialect
