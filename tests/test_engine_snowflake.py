@@ -312,7 +312,7 @@ def test_a_source_created_with_quoted_lower_case_names_is_read_by_them(
         result = apply("--source-schema", "lower_src", database="LOWER_DB")
         assert result.exit_code == 0, result.output
         reads = [sql for sql in seen if "lower_src" in sql.lower()]
-        assert len(reads) == 2  # the two stages that read the source
+        assert len(reads) == 1  # the events step, the run's one read of the source
         for sql in reads:
             assert '"lower_src"."tracks"' in sql and '"id" AS id' in sql and '"timestamp" AS timestamp' in sql, sql
         assert_matches_reference(harness.fetch(settings), compute(rows, 20, 4), "snowflake lower-case source")
@@ -452,7 +452,7 @@ def test_explain_is_offered_where_the_engine_can(fake_snowflake, rows: list[dict
     result = apply("--explain", database="EXPLAIN_DB")
     assert result.exit_code == 0, result.output
     # fakesnow does not parse EXPLAIN USING TEXT; Snowflake prints its plan here
-    assert result.stdout.count("(this engine offers no plan)") == len(STAGES)
+    assert result.stdout.count("(this engine offers no plan)") == len(PLAN_STAGES)
 
 
 def test_timestamps_come_back_as_instants(fake_snowflake) -> None:

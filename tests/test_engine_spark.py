@@ -96,7 +96,7 @@ def test_cli_apply_builds_and_then_replaces_the_tables(harness) -> None:
     result = CliRunner().invoke(cli, ["apply", "--connection", "spark://local", "--schema", "journey", "--explain"])
     assert result.exit_code == 0, result.output
     assert "dbt_tracks_flow" in result.output  # stage timings
-    assert result.output.count("== Physical Plan ==") == len(STAGES)
+    assert result.output.count("== Physical Plan ==") == len(PLAN_STAGES)
     s = Settings.create(schema="journey")
     assert_matches_reference(harness.fetch(s), compute(ROWS), "first apply")
 

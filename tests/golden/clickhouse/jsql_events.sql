@@ -4,7 +4,9 @@ CREATE DATABASE IF NOT EXISTS analytics;
 -- jsql_events: the source read once: one row per event id, its deliveries, why it is left out
 CREATE OR REPLACE TABLE analytics.jsql_events
 ENGINE=MergeTree
-ORDER BY tuple() AS
+ORDER BY id
+SETTINGS
+  allow_nullable_key = 1 AS
 SELECT
   r.id,
   r.anonymous_id,
