@@ -58,4 +58,4 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
         cwd=workdir,
     )
     assert render.returncode == 0, render.stderr
-    assert render.stdout.count("CREATE OR REPLACE TABLE") == 8  # every stage
+    assert render.stdout.count("CREATE OR REPLACE TABLE") == 9  # the events table and every stage

@@ -209,11 +209,11 @@ def test_columns_table_in_config_file(tmp_path: Path, monkeypatch: pytest.Monkey
         'source_table = ["tracks", "pages"]\n[columns]\nevent = "event_text"\n[columns.pages]\nevent = "title"\n'
     )
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["render", "--stage", "dbt_aliases_mapping"])
+    result = CliRunner().invoke(cli, ["render", "--stage", "jsql_events"])  # the step that reads the source
     assert result.exit_code == 0, result.output
     assert "event_text AS event" in result.output and "title AS event" in result.output
     # a flag replaces the file's list
-    result = CliRunner().invoke(cli, ["render", "--stage", "dbt_aliases_mapping", "--column", "event=x"])
+    result = CliRunner().invoke(cli, ["render", "--stage", "jsql_events", "--column", "event=x"])
     assert "x AS event" in result.output and "event_text" not in result.output
 
 
