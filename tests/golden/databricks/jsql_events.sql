@@ -31,7 +31,11 @@ FROM (
       PARTITION BY src.id
       ORDER BY src.received_at ASC NULLS LAST, src.timestamp ASC NULLS LAST, src.event ASC NULLS LAST, src.anonymous_id ASC NULLS LAST, src.user_id ASC NULLS LAST
     ) AS delivery_rank,
-    COUNT(*) OVER (PARTITION BY src.id) AS deliveries
+    COUNT(*) OVER (
+      PARTITION BY src.id
+      ORDER BY src.received_at ASC NULLS LAST, src.timestamp ASC NULLS LAST, src.event ASC NULLS LAST, src.anonymous_id ASC NULLS LAST, src.user_id ASC NULLS LAST
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS deliveries
   FROM rudder.tracks AS src
 ) AS r
 WHERE

@@ -33,7 +33,11 @@ FROM (
       PARTITION BY src.id
       ORDER BY src.received_at ASC, src.timestamp ASC, src.event COLLATE "C" ASC, src.anonymous_id COLLATE "C" ASC, src.user_id COLLATE "C" ASC
     ) AS delivery_rank,
-    COUNT(*) OVER (PARTITION BY src.id) AS deliveries
+    COUNT(*) OVER (
+      PARTITION BY src.id
+      ORDER BY src.received_at ASC, src.timestamp ASC, src.event COLLATE "C" ASC, src.anonymous_id COLLATE "C" ASC, src.user_id COLLATE "C" ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS deliveries
   FROM rudder.tracks AS src
 ) AS r
 WHERE

@@ -31,7 +31,11 @@ FROM (
       PARTITION BY src.id
       ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC
     ) AS delivery_rank,
-    COUNT(*) OVER (PARTITION BY src.id) AS deliveries
+    COUNT(*) OVER (
+      PARTITION BY src.id
+      ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS deliveries
   FROM rudder.tracks AS src
 ) AS r
 WHERE
