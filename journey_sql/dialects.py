@@ -196,6 +196,7 @@ def clickhouse_join_use_nulls(tree: exp.Expression) -> exp.Expression:
 # not listed here (and staging copies are matched by their stage's name) get
 # ORDER BY tuple(): no key, rows in insertion order.
 CLICKHOUSE_ORDER_BY: dict[str, tuple[str, ...]] = {
+    "jsql_events": ("id",),  # the run's events, one row per id (the incremental build's state)
     "dbt_aliases_mapping": ("alias",),
     "dbt_mapped_tracks": ("dbt_visitor_id", "timestamp", "event_id"),
     "dbt_session_tracks": ("dbt_visitor_id", "session_start_at"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -14,9 +13,10 @@ from sqlglot import exp
 
 from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
-from journey_sql.render import Relations, check_names, source_stats_select, stage_select, stage_statements
+from journey_sql.plan import Plan, compile_plan
+from journey_sql.render import Relations, check_names
 from journey_sql.settings import Settings
-from journey_sql.stages import SOURCE_COLUMNS, STAGES
+from journey_sql.stages import SOURCE_COLUMNS
 
 STAGING_SUFFIX = "__jsql_build"
 
@@ -44,7 +44,8 @@ class SourceStats:
 
 @dataclass
 class RunReport:
-    source: SourceStats
+    # counted from the events step, the run's one read of the source
+    source: SourceStats = field(default_factory=lambda: SourceStats(0, 0, 0))
     stages: list[StageResult] = field(default_factory=list)
 
     @property
@@ -71,21 +72,21 @@ def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
     return found[0]
 
 
-def source_relations(engine: Engine, settings: Settings, relations: Relations) -> Relations:
-    """`relations` reading the source by its real names where the engine would miss them unquoted.
+def real_source(engine: Engine, settings: Settings) -> exp.Expression | None:
+    """What the steps read in place of the source where the engine would miss it unquoted (else None).
 
     Postgres folds unquoted names to lower case, so a table or column created
     as "TRACKS" or "ID" passes the (case-insensitive) source check but is not
     found by `rudder.tracks`/`src.id`. The catalog's spelling is used instead:
     the table quoted, and columns renamed in a derived table the stages read.
     """
-    if not isinstance(relations.source, exp.Table):
+    if not isinstance(settings.sources.relation(), exp.Table):
         # A mapped or multi-table source names its columns in --column
         # expressions, which are written unquoted like every other name.
-        return relations
+        return None
     found = engine.real_names(settings.source_schema, settings.source_table)
     if found is None:
-        return relations
+        return None
     schema, table, columns = found
     fold = str.upper if engine.case_fold == "upper" else str.lower
 
@@ -96,20 +97,22 @@ def source_relations(engine: Engine, settings: Settings, relations: Relations) -
     if any(columns.get(c, c) != fold(columns.get(c, c)) for c in SOURCE_COLUMNS):
         real = exp.select(*(exp.alias_(exp.column(ident(columns.get(c, c))), c) for c in SOURCE_COLUMNS)).from_(real)
     elif schema == fold(schema) and table == fold(table):
-        return relations
-    return dataclasses.replace(relations, real_source=real)
+        return None
+    return real
 
 
-def source_stats(engine: Engine, relations: Relations) -> SourceStats:
-    sql = source_stats_select(engine.dialect, relations)
-    try:
-        rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(sql)[0]
-    except Exception as err:  # the driver's own error type differs per engine
-        source = relations.source.sql()
-        raise SourceError(
-            f"Reading the source {source} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} "
-            f"No tables were changed. Check that every row of {source} can be read (e.g. SELECT * FROM {source})."
-        ) from err
+def _source_error(engine: Engine, plan: Plan, err: BaseException) -> SourceError:
+    """The events step is the run's one read of the source: its failure is about the source's rows."""
+    source = plan.settings.sources.relation().sql()
+    return SourceError(
+        f"Reading the source {source} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} "
+        f"No tables were changed. Check that every row of {source} can be read (e.g. SELECT * FROM {source})."
+    )
+
+
+def source_stats(engine: Engine, plan: Plan) -> SourceStats:
+    """The source counts apply prints, summed from the events table (no read of the source)."""
+    rows, with_id, distinct_ids, without_timestamp, without_identity = engine.query(plan.source_stats_sql())[0]
     return SourceStats(
         rows=int(rows),
         rows_without_id=int(rows) - int(with_id),
@@ -184,49 +187,50 @@ def run_pipeline(
 ) -> RunReport:
     """Build all five tables. On failure the previous tables are left exactly as they were."""
     check_names(settings, engine.dialect)
-    final = Relations.for_settings(settings)
-    targets = {t.sql().lower() for t in final.tables.values()}
+    targets = {t.sql().lower() for t in Relations.for_settings(settings).tables.values()}
     for table in settings.sources.tables:
         if table.path is None and table.label.lower() in targets:
             raise JourneyError(
                 f"--schema {settings.schema} would overwrite the source table {table.label}; choose another schema."
             )
     _step(engine, "Checking the source table", check_source, engine, settings)
-    final = _step(engine, "Looking up the source's real names", source_relations, engine, settings, final)
-    report = RunReport(source=_step(engine, "Counting the source rows", source_stats, engine, final))
+    real = _step(engine, "Looking up the source's real names", real_source, engine, settings)
+    plan = compile_plan(settings, engine.dialect, real)
+    report = RunReport()
     if engine.transactional_ddl:
-        _run_in_transaction(engine, settings, final, report, echo, explain)
+        _run_in_transaction(engine, plan, report, echo, explain)
     else:
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
-        _run_with_staging(engine, settings, final, report, echo, explain)
+        _run_with_staging(engine, plan, report, echo, explain)
     return report
 
 
-def _build_stages(
-    engine: Engine, settings: Settings, relations: Relations, report: RunReport, echo: Echo, explain: Echo | None
-) -> None:
-    dialect = engine.dialect
-    for stage in STAGES:
+def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:
+    for step in plan.steps:
         started = time.perf_counter()
         try:
             if explain is not None:
-                plan = engine.explain(engine.dialect.generate(stage_select(stage, settings, dialect, relations)))
-                explain(f"-- plan for {stage.name}\n{plan or '(this engine offers no plan)'}\n")
-            for sql in stage_statements(stage, settings, dialect, relations):
+                shown = engine.explain(engine.dialect.generate(step.select))
+                explain(f"-- plan for {step.name}\n{shown or '(this engine offers no plan)'}\n")
+            for sql in step.statements:
                 engine.execute(sql)
-            rows = engine.count_rows(relations.tables[stage.name])
+            rows = engine.count_rows(step.relation)
         except JourneyError:
             raise
         except Exception as err:  # the driver's own error type differs per engine
+            if step.kind == "events":
+                raise _source_error(engine, plan, err) from err
             raise StageError(
-                stage.name,
-                f"Stage {stage.name} failed on {engine.describe()}: {first_line(err)}."
+                step.name,
+                f"Stage {step.name} failed on {engine.describe()}: {first_line(err)}."
                 f"{resource_hint(err)} No tables were changed. "
-                f"Run `{render_command(settings, dialect.name, stage.name)}` to see the SQL that failed.",
+                f"Run `{render_command(plan.settings, plan.dialect.name, step.name)}` to see the SQL that failed.",
             ) from err
-        result = StageResult(stage.name, rows, time.perf_counter() - started)
+        if step.kind == "events":
+            report.source = _step(engine, "Counting the source rows", source_stats, engine, plan)
+        result = StageResult(step.name, rows, time.perf_counter() - started)
         report.stages.append(result)
-        echo(f"{stage.name:<22} {rows:>12,} rows {result.seconds:8.2f} s")
+        echo(f"{step.name:<22} {rows:>12,} rows {result.seconds:8.2f} s")
 
 
 def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int | None]]:
@@ -243,7 +247,7 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
         )
     check_names(settings, engine.dialect)
     _step(engine, "Checking the source table", check_source, engine, settings)
-    relations = Relations.for_settings(settings)
+    plan = compile_plan(settings, engine.dialect)
     schema = settings.schema.lower()
     built = (
         {t.lower() for t in engine.tables(settings.schema)}
@@ -251,16 +255,14 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
         else set()
     )
     estimates: list[tuple[str, int | None]] = []
-    for stage in STAGES:
-        select = stage_select(stage, settings, engine.dialect, relations)
-        inputs = {t.name.lower() for t in select.find_all(exp.Table) if t.db.lower() == schema}
-        estimates.append((stage.name, None if inputs - built else dry_run(engine.dialect.generate(select))))
+    for step in plan.steps:
+        inputs = {t.name.lower() for t in step.select.find_all(exp.Table) if t.db.lower() == schema}
+        estimates.append((step.name, None if inputs - built else dry_run(engine.dialect.generate(step.select))))
     return estimates
 
 
-def _run_in_transaction(
-    engine: Engine, settings: Settings, final: Relations, report: RunReport, echo: Echo, explain: Echo | None
-) -> None:
+def _run_in_transaction(engine: Engine, plan: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:
+    settings = plan.settings
     engine.begin()
     try:
         # Inside the transaction: a second run into the same schema is told so
@@ -272,7 +274,7 @@ def _run_in_transaction(
                 "connection is gone, at the latest when the query it was running ends.) No tables were changed."
             )
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
-        _build_stages(engine, settings, final, report, echo, explain)
+        _build_stages(engine, plan, report, echo, explain)
         engine.commit()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
@@ -283,17 +285,14 @@ def _run_in_transaction(
         raise
 
 
-def _run_with_staging(
-    engine: Engine, settings: Settings, final: Relations, report: RunReport, echo: Echo, explain: Echo | None
-) -> None:
-    staging = dataclasses.replace(
-        Relations.for_settings(settings, suffix=STAGING_SUFFIX), real_source=final.real_source
-    )
+def _run_with_staging(engine: Engine, final: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:
+    settings = final.settings
+    staging = final.with_suffix(STAGING_SUFFIX)
     replaced = 0
     try:
-        _build_stages(engine, settings, staging, report, echo, explain)
-        for stage in STAGES:
-            engine.replace_table(final.tables[stage.name], staging.tables[stage.name])
+        _build_stages(engine, staging, report, echo, explain)
+        for step in final.steps:
+            engine.replace_table(step.relation, staging.step(step.name).relation)
             replaced += 1
     except KeyboardInterrupt:
         if replaced == 0:
@@ -303,14 +302,14 @@ def _run_with_staging(
             )
         else:
             message = (
-                f"Interrupted (Ctrl-C) while putting the new tables in place: {replaced} of {len(STAGES)} "
+                f"Interrupted (Ctrl-C) while putting the new tables in place: {replaced} of {len(final.steps)} "
                 f"tables in {settings.schema} are new, the others are from the previous run. "
                 "Run apply again to finish."
             )
         raise InterruptedRun(message) from None
     finally:
-        for table in staging.tables.values():
-            _quietly(engine.drop_table, table)
+        for step in staging.steps:
+            _quietly(engine.drop_table, step.relation)
 
 
 def _quietly(action: Callable[[exp.Table], None], table: exp.Table) -> None:

@@ -15,11 +15,10 @@ import jinja2
 import sqlglot
 from sqlglot import exp
 
-from journey_sql import __version__
 from journey_sql.dialects import CANONICAL, Dialect, get_dialect
-from journey_sql.errors import JourneyError, TemplateError
+from journey_sql.errors import TemplateError
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, Stage
+from journey_sql.stages import EVENTS, PLAN_STAGES, STAGES, Stage
 
 _HERE = Path(__file__).resolve().parent
 
@@ -66,7 +65,7 @@ class Relations:
     def for_settings(cls, settings: Settings, suffix: str = "") -> Relations:
         return cls(
             source=settings.sources.relation(),
-            tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in STAGES},
+            tables={s.name: exp.table_(s.name + suffix, db=settings.schema) for s in PLAN_STAGES},
         )
 
 
@@ -137,32 +136,27 @@ def _read_real_source(tree: exp.Expression, relations: Relations) -> exp.Express
     return tree
 
 
-def source_stats_select(dialect: Dialect, relations: Relations) -> str:
-    """The query that counts the source and what the stages will leave out, by reason, for `dialect`."""
+def source_stats_select(dialect: Dialect, relations: Relations) -> exp.Expression:
+    """The query that counts the source and what the stages leave out, by reason, from the events table."""
     template = "_source_stats.sql.j2"
     try:
-        sql = _environment().get_template(template).render(source=relations.source.sql(CANONICAL))
+        sql = _environment().get_template(template).render(events=relations.tables[EVENTS.name].sql(CANONICAL))
         tree = sqlglot.parse_one(sql, read=CANONICAL)
     except (jinja2.TemplateError, sqlglot.errors.ParseError) as err:
         raise TemplateError(f"Template {template} failed to render: {err}") from err
     assert isinstance(tree, exp.Expression)  # sqlglot types parse_one() as its base class
-    tree = dialect.transpile(tree)
-    if relations.real_source is not None:
-        tree = _read_real_source(tree, relations)
-    return dialect.generate(tree)
+    return dialect.transpile(tree)
 
 
 def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:
-    """The statements that build the stage's table, as SQL text without terminators."""
-    select = stage_select(stage, settings, dialect, relations)
-    statements = dialect.create_table_as(relations.tables[stage.name], select)
-    try:
-        return [dialect.generate(s) for s in statements]
-    except sqlglot.errors.UnsupportedError as err:
-        raise JourneyError(
-            f"Stage {stage.name} uses SQL that sqlglot cannot express in {dialect.name}: {err}. "
-            "Please report this with the dialect name."
-        ) from err
+    """The statements that build one stage's table, as SQL text without terminators (see plan.py for a run)."""
+    from journey_sql.plan import _statements
+
+    return list(
+        _statements(
+            stage.name, dialect, relations.tables[stage.name], stage_select(stage, settings, dialect, relations)
+        )
+    )
 
 
 def check_names(settings: Settings, dialect: Dialect) -> None:
@@ -179,36 +173,11 @@ def create_schema_sql(schema: str, dialect: Dialect) -> str:
 
 
 def render_script(settings: Settings, dialect_name: str, stage_names: list[str] | None = None) -> str:
-    """A script for a warehouse console that runs as pasted on a fresh warehouse.
-
-    It creates the output schema first; where DDL is transactional it is one
-    transaction, so a paste builds every table or none, as `apply` does.
-    """
+    """The plan's script for a warehouse console (plan.Plan.script)."""
+    from journey_sql.plan import compile_plan
     from journey_sql.sources import require_duckdb
 
     dialect = get_dialect(dialect_name)
     check_names(settings, dialect)
     require_duckdb(settings.sources, dialect.name)
-    relations = Relations.for_settings(settings)
-    wanted = [s for s in STAGES if stage_names is None or s.name in stage_names]
-    # Names are validated (letters, digits, underscores); a --source-path may
-    # hold anything, so control characters are masked and nothing in the
-    # comment can end the line and become SQL.
-    label = "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in settings.sources.label)
-    header = (
-        f"-- journey-sql {__version__} for {dialect.name}: {label} -> "
-        f"{settings.schema}, session timeout {settings.session_timeout:g} min, depth {settings.depth}"
-        + (f", counting {', '.join(settings.count_columns)}" if settings.count_events else "")
-        + "\n"
-    )
-    assert "\n" not in header[:-1] and "\r" not in header
-    parts = [header]
-    if dialect.transactional_ddl:
-        parts.append("BEGIN;\n")
-    parts.append(f"\n{create_schema_sql(settings.schema, dialect)};\n")
-    for stage in wanted:
-        parts.append(f"\n-- {stage.name}: {stage.summary}\n")
-        parts.extend(f"{sql};\n" for sql in stage_statements(stage, settings, dialect, relations))
-    if dialect.transactional_ddl:
-        parts.append("\nCOMMIT;\n")
-    return "".join(parts)
+    return compile_plan(settings, dialect).script(stage_names)

@@ -58,6 +58,18 @@ STAGES: tuple[Stage, ...] = (
 
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
+# The first step of every run: the one read of the source. It keeps one row per
+# event id (the copy the stages use), its number of deliveries and, for an event
+# the stages cannot place, the reason; it stays in the output schema.
+EVENTS = Stage(
+    "jsql_events",
+    "the source read once: one row per event id, its deliveries, why it is left out",
+    ("id", "anonymous_id", "user_id", "event", "timestamp", "deliveries", "left_out"),
+)
+
+# Every table a run builds, in order.
+PLAN_STAGES: tuple[Stage, ...] = (EVENTS, *STAGES)
+
 # The source columns the stages read; RudderStack's tracks table has many more.
 SOURCE_COLUMNS: dict[str, str] = {
     "id": "string",
@@ -81,7 +93,8 @@ def stage_columns(stage: Stage, depth: int, count_columns: tuple[str, ...] = ())
 def get_stage(name: str) -> Stage:
     from journey_sql.errors import ConfigError, did_you_mean
 
-    for stage in STAGES:
+    for stage in PLAN_STAGES:
         if stage.name == name:
             return stage
-    raise ConfigError(f"Unknown stage {name!r}.{did_you_mean(name, STAGE_NAMES)} Stages: {', '.join(STAGE_NAMES)}.")
+    names = tuple(s.name for s in PLAN_STAGES)
+    raise ConfigError(f"Unknown stage {name!r}.{did_you_mean(name, names)} Stages: {', '.join(names)}.")

@@ -104,3 +104,28 @@ SESSIONS: dict[str, str] = {
 def open_session(name: str) -> contextlib.AbstractContextManager[Harness]:
     module, _, func = SESSIONS[name].partition(":")
     return getattr(importlib.import_module(module), func)()
+
+
+def break_step(monkeypatch: Any, name: str, sql: str = "SELECT no_such_column FROM no_such_table") -> None:
+    """Make `apply` build step `name` from `sql` (a failing query), through the plan it executes."""
+    import dataclasses
+
+    import sqlglot
+
+    import journey_sql.executor as executor
+    from journey_sql.plan import _statements
+
+    real = executor.compile_plan
+
+    def compile_broken(settings: Settings, dialect: Any, *args: Any, **kwargs: Any) -> Any:
+        plan = real(settings, dialect, *args, **kwargs)
+        select = sqlglot.parse_one(sql)
+        steps = tuple(
+            dataclasses.replace(s, select=select, statements=_statements(s.name, dialect, s.relation, select))
+            if s.name == name
+            else s
+            for s in plan.steps
+        )
+        return dataclasses.replace(plan, steps=steps)
+
+    monkeypatch.setattr(executor, "compile_plan", compile_broken)

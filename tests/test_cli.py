@@ -14,7 +14,9 @@ from click.testing import CliRunner
 
 from journey_sql.cli import cli
 from journey_sql.sample_data import generate
-from journey_sql.stages import STAGE_NAMES
+from journey_sql.stages import PLAN_STAGES, STAGE_NAMES
+
+BUILT = {s.name for s in PLAN_STAGES}  # the stage tables and the events table
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def test_every_command_has_help_text(runner: CliRunner) -> None:
 def test_render_prints_every_stage_to_stdout(runner: CliRunner) -> None:
     result = invoke(runner, "render", "--dialect", "snowflake", "--source-schema", "rudder", "--schema", "analytics")
     assert result.exit_code == 0
-    assert result.output.count("CREATE OR REPLACE TABLE analytics.") == len(STAGE_NAMES)
+    assert result.output.count("CREATE OR REPLACE TABLE analytics.") == len(STAGE_NAMES) + 1  # and the events table
 
 
 def test_render_one_stage(runner: CliRunner) -> None:
@@ -117,7 +119,7 @@ def test_apply_builds_five_tables_and_reports_on_stderr(runner: CliRunner, track
     ):
         assert stage in result.stderr
     assert "duplicate deliveries dropped" in result.stderr
-    assert table_names(tracks_db) == set(STAGE_NAMES)
+    assert table_names(tracks_db) == BUILT
     con = duckdb.connect(str(tracks_db), read_only=True)
     cols = [r[0] for r in con.execute("DESCRIBE analytics.dbt_tracks_flow").fetchall()]
     con.close()
@@ -185,16 +187,10 @@ def test_failed_stage_leaves_previous_tables_and_source_untouched(
             con.close()
 
     before = snapshot()
-    import journey_sql.executor as executor
 
-    real = executor.stage_statements
+    from tests.harness import break_step
 
-    def failing(stage, *args, **kwargs):
-        if stage.name == "dbt_track_facts":
-            return ["SELECT * FROM table_that_does_not_exist"]
-        return real(stage, *args, **kwargs)
-
-    monkeypatch.setattr(executor, "stage_statements", failing)
+    break_step(monkeypatch, "dbt_track_facts", "SELECT * FROM table_that_does_not_exist")
     result = CliRunner().invoke(cli, ["apply", "--connection", url, "--depth", "9", "--session-timeout", "5"])
     assert result.exit_code == 1
     assert "Stage dbt_track_facts failed" in result.output and "No tables were changed" in result.output
@@ -259,7 +255,7 @@ def test_demo_runs_and_summarises(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for word in ("events", "visitors", "sessions", "median session length", "5-step paths from the session's start"):
         assert word in result.stdout
-    assert table_names(db) == set(STAGE_NAMES)
+    assert table_names(db) == BUILT
     # the demo names the report it wrote beside its database, as its last line
     report = tmp_path / "journey-report.html"
     assert report.is_file() and str(report) in "".join(result.stdout.splitlines()[-2:])

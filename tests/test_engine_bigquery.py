@@ -21,9 +21,9 @@ from compare import assert_tables_equal
 from sqlglot import exp
 
 from journey_sql.cli import cli
-from journey_sql.render import Relations, stage_statements
+from journey_sql.plan import compile_plan
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, get_stage, stage_columns
+from journey_sql.stages import PLAN_STAGES, get_stage, stage_columns
 
 BQ = "bigquery"
 
@@ -74,11 +74,10 @@ ALLOWED_TYPES = {"STRING", "INT64", "FLOAT64", "TIMESTAMP", "BOOL", "NUMERIC"}
 
 
 def _statements(settings: Settings) -> list[tuple[str, str]]:
-    relations = Relations.for_settings(settings)
     from journey_sql.dialects import get_dialect
 
-    dialect = get_dialect(BQ)
-    return [(stage.name, sql) for stage in STAGES for sql in stage_statements(stage, settings, dialect, relations)]
+    plan = compile_plan(settings, get_dialect(BQ))
+    return [(step.name, sql) for step in plan.steps for sql in step.statements]
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=["default", "custom"])
@@ -291,7 +290,7 @@ def test_cli_apply_builds_five_tables_in_a_us_dataset(bq, cli_env) -> None:
     client = bq.client
     assert client.get_dataset("test.journeys_cli").location == "US"
     tables = sorted(t.table_id for t in client.list_tables("test.journeys_cli"))
-    assert tables == sorted(s.name for s in STAGES)  # and no staging table left behind
+    assert tables == sorted(s.name for s in PLAN_STAGES)  # and no staging table left behind
     flow = client.get_table("test.journeys_cli.dbt_tracks_flow")
     assert [f.name for f in flow.schema] == list(stage_columns(get_stage("dbt_tracks_flow"), 3))
     assert "4 events placed in journeys_cli" in result.output
@@ -306,7 +305,9 @@ def test_rerun_replaces_tables_whether_or_not_their_columns_change(bq, cli_env) 
         s = Settings.create(schema="journeys_rerun", session_timeout=5, depth=depth)
         got = bq.fetch(s)
         assert len(got["dbt_tracks_flow"]) == 4 and len(got["dbt_tracks_flow"][0]) == 5 + depth
-    assert sorted(t.table_id for t in bq.client.list_tables("test.journeys_rerun")) == sorted(s.name for s in STAGES)
+    assert sorted(t.table_id for t in bq.client.list_tables("test.journeys_rerun")) == sorted(
+        s.name for s in PLAN_STAGES
+    )
 
 
 def test_missing_source_dataset_names_the_datasets(bq, cli_env) -> None:
@@ -417,7 +418,8 @@ def test_cli_dry_run_reports_bytes_per_stage_and_builds_nothing(bq, cli_env) -> 
     result = _apply(cli_env, "--schema", "dry_run_only", "--dry-run")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert lines[0].startswith("dbt_aliases_mapping") and lines[0].endswith("bytes")
-    assert "unknown until the tables exist" in lines[2]
+    # the events step is the one read of the source; every stage reads the events table
+    assert lines[0].startswith("jsql_events") and lines[0].endswith("bytes")
+    assert all("unknown until the tables exist" in line for line in lines[1:-1])
     assert lines[-1].startswith("total")
     assert "dry_run_only" not in {d.dataset_id for d in bq.client.list_datasets()}

@@ -28,7 +28,7 @@ from journey_sql.errors import ConfigError, ConnectionError_, SourceError, Stage
 from journey_sql.executor import check_source, run_pipeline
 from journey_sql.render import render_script
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES
 
 needs_chdb = pytest.mark.skipif(importlib.util.find_spec("chdb") is None, reason="chdb is not installed")
 CH = get_dialect("clickhouse")
@@ -69,7 +69,7 @@ def test_tables_are_mergetree_sorted_by_their_keys() -> None:
     )
     assert "ORDER BY (session_id, track_sequence_number)" in script
     assert "ORDER BY (dbt_visitor_id, session_id)" in script  # dbt_session_duration
-    assert script.count("CREATE OR REPLACE TABLE") == len(STAGES)
+    assert script.count("CREATE OR REPLACE TABLE") == len(PLAN_STAGES)
 
 
 def test_staging_tables_share_their_stage_sort_key_and_unknown_tables_have_none() -> None:
@@ -460,6 +460,7 @@ def test_render_for_clickhouse_parses_as_create_database_and_one_statement_per_s
     statements = [s for s in sqlglot.parse(result.output, read="clickhouse") if s is not None]
     assert [s.this.name for s in statements] == [
         "analytics",  # CREATE DATABASE IF NOT EXISTS analytics
+        "jsql_events",
         "dbt_aliases_mapping",
         "dbt_mapped_tracks",
         "dbt_session_tracks",

@@ -28,7 +28,7 @@ from journey_sql.engines.base import Engine, type_family
 from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
 from journey_sql.executor import STAGING_SUFFIX, run_pipeline
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES, STAGES
 
 ENV_PASSWORDS = ("PGPASSWORD", "REDSHIFT_PASSWORD", "JOURNEY_SQL_PASSWORD", "PGPASSFILE")
 _counter = itertools.count()
@@ -108,7 +108,47 @@ def test_apply_via_cli_builds_the_five_tables(cluster: Cluster, database: str, c
         # read back on another connection: the run was committed
         s = Settings.create(session_timeout=30, depth=3)
         assert_matches_reference(loader.fetch(s), compute(ROWS_A, 30, 3), "postgres via CLI")
-        assert set(loader.engine.tables("analytics")) == {stage.name for stage in STAGES}
+        assert set(loader.engine.tables("analytics")) == {stage.name for stage in PLAN_STAGES}
+
+
+def test_a_full_apply_scans_the_source_once(cluster: Cluster, database: str, clean_env: Any) -> None:
+    """PostgreSQL's own counter: pg_stat_user_tables.seq_scan on the source rises by at most 1 per apply
+    (the events step); the checks read the catalog, the stages and the counts read the events table."""
+    import time
+
+    with _Loader(database) as loader:
+        loader.load(ROWS_A)
+    admin = cluster.admin(dbname=database)
+
+    def seq_scans() -> int:
+        admin.execute("SELECT pg_stat_clear_snapshot()")
+        row = admin.execute(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = 'rudder' AND relname = 'tracks'"
+        ).fetchone()
+        return int(row[0])
+
+    def settled(floor: int) -> int:
+        # a backend flushes its counters when it exits, shortly after the client has gone
+        deadline = time.monotonic() + 10
+        value = seq_scans()
+        while value <= floor and time.monotonic() < deadline:
+            time.sleep(0.2)
+            value = seq_scans()
+        time.sleep(1.0)
+        return seq_scans()
+
+    try:
+        admin.execute("SELECT pg_stat_force_next_flush()")
+        before = settled(-1)
+        url = cluster.url(database, query="sslmode=disable")
+        for run in range(2):  # a first build and a rebuild over existing tables
+            result = _invoke(["apply", "--connection", url], {"PGPASSWORD": cluster.password})
+            assert result.exit_code == 0, result.output
+            after = settled(before)
+            assert after - before == 1, f"run {run + 1}: the source was scanned {after - before} times"
+            before = after
+    finally:
+        admin.close()
 
 
 def test_apply_with_explain_prints_postgres_plans(cluster: Cluster, database: str, clean_env: Any) -> None:
@@ -254,18 +294,15 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
         harness.load(ROWS_A)
         harness.run(Settings.create())
         before = _snapshot(harness.engine)
-        assert set(before) == {s.name for s in STAGES} and all(before.values())
+        assert set(before) == {s.name for s in PLAN_STAGES} and all(before.values())
         harness.load(ROWS_B)
 
         import journey_sql.executor as executor
 
-        real = executor.stage_statements
+        real = executor.compile_plan
+        from tests.harness import break_step
 
-        def fourth_fails(stage: Any, *args: Any) -> list[str]:
-            statements = real(stage, *args)
-            return [*statements[:-1], "SELECT no_such_column FROM no_such_table"] if stage is STAGES[3] else statements
-
-        monkeypatch.setattr(executor, "stage_statements", fourth_fails)
+        break_step(monkeypatch, STAGES[3].name)
         with pytest.raises(StageError, match="Stage dbt_track_facts failed.*no_such_table") as err:
             harness.run(Settings.create())
         assert err.value.stage == STAGES[3].name
@@ -274,7 +311,7 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
         assert after == before
         assert not any(t.endswith(STAGING_SUFFIX) for t in harness.engine.tables("analytics"))
         # the connection is usable again, and a clean run goes through
-        monkeypatch.setattr(executor, "stage_statements", real)
+        monkeypatch.setattr(executor, "compile_plan", real)
         assert harness.run(Settings.create()).events == len(ROWS_B)
     finally:
         harness.close()

@@ -44,7 +44,7 @@ from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError
 from journey_sql.executor import check_source, run_pipeline
 from journey_sql.render import render_script
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES
 
 PASSWORD = "pw-Th1s-must-never-print"
 CREDENTIAL_ENV = (
@@ -253,7 +253,7 @@ def test_apply_builds_the_five_tables_and_rebuilds_them(fake_snowflake, rows: li
         second = apply(database="CLI_DB")
         assert second.exit_code == 0, second.output
         assert_matches_reference(harness.fetch(settings), compute(fewer, 20, 4), "snowflake rebuilt")
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)  # no __jsql_build/__jsql_old left
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)  # no __jsql_build/__jsql_old left
     finally:
         engine.close()
 
@@ -261,7 +261,6 @@ def test_apply_builds_the_five_tables_and_rebuilds_them(fake_snowflake, rows: li
 def test_a_failing_stage_leaves_the_previous_tables(
     fake_snowflake, rows: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from journey_sql import executor
 
     engine = connect_engine(cli_url("FAIL_DB"))
     harness = SnowflakeHarness(engine)
@@ -272,20 +271,14 @@ def test_a_failing_stage_leaves_the_previous_tables(
         before = harness.fetch(settings)
         load_tracks(engine, rows[:100])  # a rebuild would change every table
 
-        real = executor.stage_statements
+        from tests.harness import break_step
 
-        def broken(stage, settings, dialect, relations):
-            if stage.name == "dbt_session_tracks":
-                return [f"CREATE OR REPLACE TABLE {relations.tables[stage.name].sql()} AS SELECT no_such_column"]
-            return real(stage, settings, dialect, relations)
-
-        # the executor holds its own reference to render.stage_statements
-        monkeypatch.setattr(executor, "stage_statements", broken)
+        break_step(monkeypatch, "dbt_session_tracks", "SELECT no_such_column")
         result = apply(database="FAIL_DB")
         assert result.exit_code == 1
         assert "Stage dbt_session_tracks failed" in result.output and "No tables were changed" in result.output
         assert harness.fetch(settings) == before
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)
     finally:
         engine.close()
 
@@ -319,7 +312,7 @@ def test_a_source_created_with_quoted_lower_case_names_is_read_by_them(
         result = apply("--source-schema", "lower_src", database="LOWER_DB")
         assert result.exit_code == 0, result.output
         reads = [sql for sql in seen if "lower_src" in sql.lower()]
-        assert len(reads) == 2  # the two stages that read the source
+        assert len(reads) == 1  # the events step, the run's one read of the source
         for sql in reads:
             assert '"lower_src"."tracks"' in sql and '"id" AS id' in sql and '"timestamp" AS timestamp' in sql, sql
         assert_matches_reference(harness.fetch(settings), compute(rows, 20, 4), "snowflake lower-case source")
@@ -354,7 +347,7 @@ def test_ctrl_c_on_a_staging_engine_says_what_it_left(
             "(the __jsql_build staging tables are dropped)."
         )
         assert harness.fetch(settings) == before
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)
         monkeypatch.setattr(SnowflakeEngine, "execute", real_execute)
 
         calls = []
@@ -368,8 +361,11 @@ def test_ctrl_c_on_a_staging_engine_says_what_it_left(
         monkeypatch.setattr(SnowflakeEngine, "replace_table", interrupted_third_swap)
         result = apply(database="INT_DB")
         assert result.exit_code == 130, result.output
-        assert f"while putting the new tables in place: 2 of {len(STAGES)} tables in analytics are new" in result.output
-        assert analytics_tables(engine) == sorted(s.name for s in STAGES)
+        assert (
+            f"while putting the new tables in place: 2 of {len(PLAN_STAGES)} tables in analytics are new"
+            in result.output
+        )
+        assert analytics_tables(engine) == sorted(s.name for s in PLAN_STAGES)
     finally:
         engine.close()
 
@@ -459,7 +455,7 @@ def test_explain_is_offered_where_the_engine_can(fake_snowflake, rows: list[dict
     result = apply("--explain", database="EXPLAIN_DB")
     assert result.exit_code == 0, result.output
     # fakesnow does not parse EXPLAIN USING TEXT; Snowflake prints its plan here
-    assert result.stdout.count("(this engine offers no plan)") == len(STAGES)
+    assert result.stdout.count("(this engine offers no plan)") == len(PLAN_STAGES)
 
 
 def test_timestamps_come_back_as_instants(fake_snowflake) -> None:

@@ -33,7 +33,7 @@ from journey_sql.engines.databricks import DatabricksEngine
 from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
 from journey_sql.executor import STAGING_SUFFIX
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_cli_apply_builds_and_then_replaces_the_tables(harness) -> None:
     result = CliRunner().invoke(cli, ["apply", "--connection", "spark://local", "--schema", "journey", "--explain"])
     assert result.exit_code == 0, result.output
     assert "dbt_tracks_flow" in result.output  # stage timings
-    assert result.output.count("== Physical Plan ==") == len(STAGES)
+    assert result.output.count("== Physical Plan ==") == len(PLAN_STAGES)
     s = Settings.create(schema="journey")
     assert_matches_reference(harness.fetch(s), compute(ROWS), "first apply")
 
@@ -106,7 +106,7 @@ def test_cli_apply_builds_and_then_replaces_the_tables(harness) -> None:
     result = CliRunner().invoke(cli, ["apply", "--connection", "spark://local", "--schema", "journey"])
     assert result.exit_code == 0, result.output
     assert_matches_reference(harness.fetch(s), compute(fewer), "second apply")
-    assert harness.engine.tables("journey") == sorted(stage.name for stage in STAGES)
+    assert harness.engine.tables("journey") == sorted(stage.name for stage in PLAN_STAGES)
 
 
 def test_cli_apply_reports_a_missing_source(harness) -> None:
@@ -354,7 +354,7 @@ def test_spark_local_shares_the_metastore_plain_pyspark_uses(tmp_path) -> None:
     run(sys.executable, str(script), "create")
     run(sys.executable, "-m", "journey_sql", "apply", "--connection", "spark://local?threads=1")
     out = run(sys.executable, str(script), "read")
-    assert str(sorted(s.name for s in STAGES)) in out
+    assert str(sorted(s.name for s in PLAN_STAGES)) in out
     assert out.strip().splitlines()[-1] == "2"
     assert (tmp_path / "metastore_db").is_dir() and (tmp_path / "spark-warehouse" / "analytics.db").is_dir()
 

@@ -20,7 +20,7 @@ from reference import compute
 from journey_sql.cli import cli
 from journey_sql.sample_data import generate
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGE_NAMES
+from journey_sql.stages import PLAN_STAGES
 
 
 def one_line_failure(args: list[str], expect: str) -> str:
@@ -31,7 +31,7 @@ def one_line_failure(args: list[str], expect: str) -> str:
     lines = result.output.strip().splitlines()
     # stage lines may come first (progress, on stderr); the failure is the one last line
     assert lines[-1].startswith("Error: ") and expect in lines[-1], result.output
-    assert all(line.split(" ")[0] in STAGE_NAMES for line in lines[:-1]), result.output
+    assert all(line.split(" ")[0] in {s.name for s in PLAN_STAGES} for line in lines[:-1]), result.output
     return result.output
 
 
@@ -47,14 +47,10 @@ def tracks_db(tmp_path: Path) -> Path:
 def test_a_failed_stage_hint_repeats_the_users_options_and_runs(
     tracks_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import journey_sql.executor as executor
 
-    real = executor.stage_statements
+    from tests.harness import break_step
 
-    def third_fails(stage: Any, *args: Any) -> list[str]:
-        return ["SELECT * FROM no_such_table"] if stage.name == "dbt_session_tracks" else real(stage, *args)
-
-    monkeypatch.setattr(executor, "stage_statements", third_fails)
+    break_step(monkeypatch, "dbt_session_tracks", "SELECT * FROM no_such_table")
     url = f"duckdb:///{tracks_db}"  # absolute: duckdb:////tmp/...
     output = one_line_failure(
         ["apply", "--connection", url, "--source-table", "events", "--schema", "journeys", "--depth", "9"],

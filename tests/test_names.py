@@ -71,7 +71,7 @@ def test_every_name_render_accepts_parses_back(
     """Either a one-line ConfigError, or a script whose every statement parses back naming the tables as written."""
     try:
         s = Settings.create(source_schema=source_schema, source_table=source_table, schema=schema)
-        script = render_script(s, dialect, ["dbt_aliases_mapping"])
+        script = render_script(s, dialect, ["jsql_events", "dbt_aliases_mapping"])
     except ConfigError as err:
         assert "\n" not in str(err)
         RENDER_OUTCOMES[(dialect, "rejected")] += 1
@@ -84,7 +84,7 @@ def test_every_name_render_accepts_parses_back(
     assert not any(isinstance(t, exp.Command) for t in statements), script
     tables = {(t.db, t.name) for tree in statements for t in tree.find_all(exp.Table) if t.db}
     assert (source_schema, source_table) in tables
-    assert (schema, "dbt_aliases_mapping") in tables
+    assert (schema, "dbt_aliases_mapping") in tables and (schema, "jsql_events") in tables
     assert all(not i.quoted for tree in statements for t in tree.find_all(exp.Table) for i in t.parts)
 
 

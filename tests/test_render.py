@@ -7,19 +7,20 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from sqlglot import exp
 
 from journey_sql.dialects import DIALECTS, get_dialect
 from journey_sql.errors import ConfigError, TemplateError
 from journey_sql.render import Relations, render_script, render_template, stage_statements
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.stages import PLAN_STAGES, STAGES
 
 GOLDEN = Path(__file__).parent / "golden"
 DEFAULT = Settings.create()
 
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
-@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
+@pytest.mark.parametrize("stage", PLAN_STAGES, ids=lambda s: s.name)
 def test_golden_sql(dialect: str, stage, update_golden: bool) -> None:
     """Reviewed output per dialect; regenerate deliberately with `pytest --update-golden` and read the diff."""
     sql = render_script(DEFAULT, dialect, [stage.name]).split("\n", 1)[1]  # without the version header
@@ -38,7 +39,7 @@ def test_golden_sql(dialect: str, stage, update_golden: bool) -> None:
 def test_every_statement_parses_back_in_its_dialect(dialect: str, settings: Settings) -> None:
     d = get_dialect(dialect)
     relations = Relations.for_settings(settings)
-    for stage in STAGES:
+    for stage in PLAN_STAGES:
         for sql in stage_statements(stage, settings, d, relations):
             tree = sqlglot.parse_one(sql, read=d.sqlglot_name, error_level=sqlglot.ErrorLevel.RAISE)
             assert tree is not None
@@ -91,7 +92,7 @@ def test_render_all_stages_in_run_order_with_terminators() -> None:
     positions = [script.index(f"analytics.{s.name} AS") for s in STAGES]
     assert positions == sorted(positions)
     statements = [s for s in sqlglot.parse(script, read="snowflake") if s is not None]
-    assert len(statements) == 1 + len(STAGES)  # CREATE SCHEMA, then one CREATE OR REPLACE per stage
+    assert len(statements) == 1 + len(PLAN_STAGES)  # CREATE SCHEMA, then one CREATE OR REPLACE per stage
     assert statements[0].sql("snowflake", comments=False) == "CREATE SCHEMA IF NOT EXISTS analytics"
     assert script.rstrip().endswith(";")
 
@@ -133,14 +134,14 @@ def test_unknown_dialect_suggests_a_name() -> None:
 def test_a_broken_template_names_itself(tmp_path, monkeypatch) -> None:
     import journey_sql.render as render
 
-    for stage in STAGES:
+    for stage in PLAN_STAGES:
         (tmp_path / stage.template).write_text("SELECT FROM WHERE (")
     for name in ("_events.sql.j2", "_macros.sql.j2"):
         (tmp_path / name).write_text("")
     monkeypatch.setattr(render, "template_dir", lambda: tmp_path)
     render._environment.cache_clear()
     try:
-        with pytest.raises(TemplateError, match=r"dbt_aliases_mapping\.sql\.j2"):
+        with pytest.raises(TemplateError, match=r"jsql_events\.sql\.j2"):
             render_script(DEFAULT, "duckdb")
     finally:
         render._environment.cache_clear()
@@ -149,3 +150,21 @@ def test_a_broken_template_names_itself(tmp_path, monkeypatch) -> None:
 def test_template_renders_timeout_in_microseconds() -> None:
     sql = render_template(STAGES[2], Settings.create(session_timeout=45.5), Relations.for_settings(DEFAULT))
     assert "2730000000" in sql
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_the_plan_reads_the_source_once(dialect: str) -> None:
+    """Only the events step names the source; every other step, and the counts, read the events table."""
+    from journey_sql.plan import compile_plan
+
+    for settings, tables in ((DEFAULT, 1), (Settings.create(source_table=["tracks", "pages"]), 2)):
+        plan = compile_plan(settings, get_dialect(dialect))
+        reads = [
+            step.name
+            for step in plan.steps
+            for table in step.select.find_all(exp.Table)
+            if table.db.lower() == "rudder"
+        ]
+        assert reads == ["jsql_events"] * tables, reads
+        assert not [t for t in plan.source_stats.find_all(exp.Table) if t.db.lower() == "rudder"]
+        assert plan.script().split("\n", 1)[1].lower().replace("`", "").count("rudder.tracks") == 1  # no header

@@ -129,7 +129,7 @@ def test_mapping_makes_a_derived_table_with_the_six_columns() -> None:
     ],
 )
 def test_mapped_expressions_are_transpiled_per_dialect(dialect: str, expected: str) -> None:
-    script = render_script(Settings.create(columns=["timestamp=epoch_ms(ts_ms)"]), dialect, ["dbt_aliases_mapping"])
+    script = render_script(Settings.create(columns=["timestamp=epoch_ms(ts_ms)"]), dialect, ["jsql_events"])
     assert expected in script
     for statement in sqlglot.transpile(script, read=dialect, write=dialect):
         assert statement  # parses back in the dialect
@@ -209,11 +209,11 @@ def test_columns_table_in_config_file(tmp_path: Path, monkeypatch: pytest.Monkey
         'source_table = ["tracks", "pages"]\n[columns]\nevent = "event_text"\n[columns.pages]\nevent = "title"\n'
     )
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["render", "--stage", "dbt_aliases_mapping"])
+    result = CliRunner().invoke(cli, ["render", "--stage", "jsql_events"])  # the step that reads the source
     assert result.exit_code == 0, result.output
     assert "event_text AS event" in result.output and "title AS event" in result.output
     # a flag replaces the file's list
-    result = CliRunner().invoke(cli, ["render", "--stage", "dbt_aliases_mapping", "--column", "event=x"])
+    result = CliRunner().invoke(cli, ["render", "--stage", "jsql_events", "--column", "event=x"])
     assert "x AS event" in result.output and "event_text" not in result.output
 
 

@@ -12,7 +12,7 @@ from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import DBAPIEngine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_, first_line
 
-DEFAULT_FILE_MEMORY_LIMIT = "1.5GB"
+DEFAULT_FILE_MEMORY_LIMIT = "3GB"
 
 
 class DuckDBEngine(DBAPIEngine):
@@ -65,8 +65,8 @@ class DuckDBEngine(DBAPIEngine):
         elif path != ":memory:":
             # DuckDB's own default is 80% of RAM, which lets a ten-million-event
             # run grow past 4 GB resident. A file database can spill sorts to its
-            # temp directory instead: at 10M events 1.5 GB keeps the process near
-            # 1.7 GB for about 25% more time than unlimited; --memory-limit raises it.
+            # temp directory instead: 3 GB keeps a 10M-event run under 4 GB resident
+            # (benchmarks/results.md); 1.5 GB halves that for about 25% more time.
             config["memory_limit"] = DEFAULT_FILE_MEMORY_LIMIT
         # Tables have no row order (docs/semantics.md), so DuckDB need not buffer
         # rows to keep one: less memory, and both threads write in parallel.

@@ -31,9 +31,8 @@ from journey_sql.dialects import get_dialect
 
 # the same quiet logging journey-sql gives its own local sessions
 from journey_sql.engines.spark import LOG4J2  # noqa: E402
-from journey_sql.render import Relations, stage_select
+from journey_sql.plan import compile_plan
 from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
 
 _SESSION: dict[str, Any] = {}
 
@@ -156,19 +155,17 @@ class DatabricksOnSparkHarness(SparkHarness):
 
     def run(self, settings: Settings) -> None:  # type: ignore[override]
         dialect = get_dialect("databricks")
-        relations = Relations.for_settings(settings)
+        plan = compile_plan(settings, dialect)
         self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{settings.schema}`")
-        for stage in STAGES:
-            statements = dialect.create_table_as(
-                relations.tables[stage.name], stage_select(stage, settings, dialect, relations)
-            )
+        for step in plan.steps:
+            statements = dialect.create_table_as(step.relation, step.select)
             assert len(statements) == 1 and statements[0].args.get("replace"), (
                 "databricks builds with CREATE OR REPLACE"
             )
             create = statements[0]
             create.set("replace", False)
             create.set("properties", exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this="PARQUET"))]))
-            self.spark.sql(f"DROP TABLE IF EXISTS {relations.tables[stage.name].sql('databricks')}")
+            self.spark.sql(f"DROP TABLE IF EXISTS {step.relation.sql('databricks')}")
             self.spark.sql(dialect.generate(create))
 
 

@@ -3,65 +3,16 @@ CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_aliases_mapping: identity stitching
 CREATE OR REPLACE TABLE analytics.dbt_aliases_mapping AS
-WITH duplicate_ids AS (
+WITH events AS (
   SELECT
-    src.id
-  FROM rudder.tracks AS src
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e.timestamp
+  FROM analytics.jsql_events AS e
   WHERE
-    NOT src.id IS NULL
-  GROUP BY
-    src.id
-  HAVING
-    COUNT(*) > 1
-), events AS (
-  SELECT
-    u.id,
-    u.anonymous_id,
-    u.user_id,
-    u.event,
-    u.timestamp
-  FROM (
-    SELECT
-      ranked.id,
-      ranked.anonymous_id,
-      ranked.user_id,
-      ranked.event,
-      ranked.timestamp
-    FROM (
-      SELECT
-        src.id,
-        src.anonymous_id,
-        src.user_id,
-        src.event,
-        src.timestamp,
-        ROW_NUMBER() OVER (
-          PARTITION BY src.id
-          ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC
-        ) AS delivery_rank
-      FROM rudder.tracks AS src
-      INNER JOIN duplicate_ids AS d
-        ON d.id = src.id
-    ) AS ranked
-    WHERE
-      ranked.delivery_rank = 1
-    UNION ALL
-    SELECT
-      src.id,
-      src.anonymous_id,
-      src.user_id,
-      src.event,
-      src.timestamp
-    FROM rudder.tracks AS src
-    LEFT JOIN duplicate_ids AS d
-      ON d.id = src.id
-    WHERE
-      NOT src.id IS NULL AND d.id IS NULL
-  ) AS u
-  WHERE
-    NOT u.timestamp IS NULL
-    AND (
-      NOT u.user_id IS NULL OR NOT u.anonymous_id IS NULL
-    )
+    e.left_out IS NULL
 ), user_ids AS (
   SELECT DISTINCT
     e.user_id AS alias
