@@ -188,7 +188,7 @@ def test_failed_stage_leaves_previous_tables_and_source_untouched(
 
     before = snapshot()
 
-    from tests.harness import break_step
+    from harness import break_step
 
     break_step(monkeypatch, "dbt_track_facts", "SELECT * FROM table_that_does_not_exist")
     result = CliRunner().invoke(cli, ["apply", "--connection", url, "--depth", "9", "--session-timeout", "5"])

@@ -300,7 +300,7 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
         import journey_sql.executor as executor
 
         real = executor.compile_plan
-        from tests.harness import break_step
+        from harness import break_step
 
         break_step(monkeypatch, STAGES[3].name)
         with pytest.raises(StageError, match="Stage dbt_track_facts failed.*no_such_table") as err:

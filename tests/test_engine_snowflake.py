@@ -271,7 +271,7 @@ def test_a_failing_stage_leaves_the_previous_tables(
         before = harness.fetch(settings)
         load_tracks(engine, rows[:100])  # a rebuild would change every table
 
-        from tests.harness import break_step
+        from harness import break_step
 
         break_step(monkeypatch, "dbt_session_tracks", "SELECT no_such_column")
         result = apply(database="FAIL_DB")

@@ -48,7 +48,7 @@ def test_a_failed_stage_hint_repeats_the_users_options_and_runs(
     tracks_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    from tests.harness import break_step
+    from harness import break_step
 
     break_step(monkeypatch, "dbt_session_tracks", "SELECT * FROM no_such_table")
     url = f"duckdb:///{tracks_db}"  # absolute: duckdb:////tmp/...
