@@ -51,12 +51,6 @@ def by_scheme() -> dict[str, type[Engine]]:
     return table
 
 
-def canonical_scheme(scheme: str) -> str | None:
-    """The engine's own scheme for a scheme or alias as written, or None if no engine takes it."""
-    cls = by_scheme().get(scheme.lower())
-    return cls.scheme if cls else None
-
-
 def examples() -> dict[str, str]:
     """Scheme -> example URL(s), in ENGINE_CLASSES order, for error messages."""
     return {cls.scheme: cls.example for cls in engines()}
