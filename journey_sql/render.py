@@ -148,17 +148,6 @@ def source_stats_select(dialect: Dialect, relations: Relations) -> exp.Expressio
     return dialect.transpile(tree)
 
 
-def stage_statements(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> list[str]:
-    """The statements that build one stage's table, as SQL text without terminators (see plan.py for a run)."""
-    from journey_sql.plan import _statements
-
-    return list(
-        _statements(
-            stage.name, dialect, relations.tables[stage.name], stage_select(stage, settings, dialect, relations)
-        )
-    )
-
-
 def check_names(settings: Settings, dialect: Dialect) -> None:
     """Reject, with the reason, any name that would not work unquoted on `dialect` (before any SQL)."""
     from journey_sql.names import check_settings_names
@@ -178,6 +167,5 @@ def render_script(settings: Settings, dialect_name: str, stage_names: list[str] 
     from journey_sql.sources import require_duckdb
 
     dialect = get_dialect(dialect_name)
-    check_names(settings, dialect)
     require_duckdb(settings.sources, dialect.name)
-    return compile_plan(settings, dialect).script(stage_names)
+    return compile_plan(settings, dialect).script(stage_names)  # compile_plan checks the names

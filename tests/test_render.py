@@ -11,7 +11,8 @@ from sqlglot import exp
 
 from journey_sql.dialects import DIALECTS, get_dialect
 from journey_sql.errors import ConfigError, TemplateError
-from journey_sql.render import Relations, render_script, render_template, stage_statements
+from journey_sql.plan import compile_plan
+from journey_sql.render import Relations, render_script, render_template
 from journey_sql.settings import Settings
 from journey_sql.stages import PLAN_STAGES, STAGES
 
@@ -38,9 +39,8 @@ def test_golden_sql(dialect: str, stage, update_golden: bool) -> None:
 @pytest.mark.parametrize("settings", [DEFAULT, Settings.create(session_timeout=0.75, depth=12, schema="Journeys")])
 def test_every_statement_parses_back_in_its_dialect(dialect: str, settings: Settings) -> None:
     d = get_dialect(dialect)
-    relations = Relations.for_settings(settings)
-    for stage in PLAN_STAGES:
-        for sql in stage_statements(stage, settings, d, relations):
+    for step in compile_plan(settings, d).steps:
+        for sql in step.statements:
             tree = sqlglot.parse_one(sql, read=d.sqlglot_name, error_level=sqlglot.ErrorLevel.RAISE)
             assert tree is not None
             # and the reparsed tree generates the same SQL: nothing was silently dropped
