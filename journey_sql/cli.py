@@ -264,14 +264,13 @@ def apply(
     from journey_sql.config import load_config, option_value
     from journey_sql.engines import connect
     from journey_sql.executor import closing_engine, dry_run_pipeline, run_pipeline
-    from journey_sql.redact import register, scrub
+    from journey_sql.redact import scrub
     from journey_sql.targets import resolve
 
     chosen = resolve(connection, _explicit(ctx, "connection"), target, profile, load_config())
     for key, value in chosen.defaults.items():
         if key in kwargs and not _explicit(ctx, key):
             kwargs[key] = option_value(key, value)
-    register(*chosen.secrets.values())
     settings = _settings(kwargs)
     # reading event files, the DuckDB file only receives the tables: it may be new
     reads_files = any(t.path is not None for t in settings.sources.tables)

@@ -303,3 +303,14 @@ def test_debug_traceback_and_unexpected_errors_are_scrubbed(tmp_path: Path, monk
     result = CliRunner().invoke(cli, ["--debug", "apply", "--connection", "postgresql://etl@h/db"])
     assert result.exit_code == 1 and "Traceback" in result.output and "RuntimeError" in result.output
     assert SECRET not in result.output
+
+
+def test_connecting_with_profile_secrets_registers_them_for_every_command() -> None:
+    """paths, funnel and report connect like apply: a dbt profile's password is scrubbed from their errors too."""
+    from journey_sql.engines import connect
+    from journey_sql.redact import known_secrets, scrub
+
+    engine = connect("duckdb:///:memory:", secrets={"password": "prof1le-Secret-77"})
+    engine.close()
+    assert "prof1le-Secret-77" in known_secrets()
+    assert "prof1le-Secret-77" not in scrub("password authentication failed: prof1le-Secret-77")

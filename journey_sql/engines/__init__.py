@@ -14,6 +14,7 @@ from typing import Any
 
 from journey_sql.connection import ConnectionSpec, parse_connection
 from journey_sql.engines.base import Engine
+from journey_sql.redact import register
 
 
 def engine_class(scheme: str) -> type[Engine]:
@@ -29,6 +30,8 @@ def engine_class(scheme: str) -> type[Engine]:
 def connect(url: str, secrets: dict[str, str] | None = None, **options: Any) -> Engine:
     spec: ConnectionSpec = parse_connection(url)
     if secrets:
+        # Whatever command connects, its messages are scrubbed of these from here on.
+        register(*secrets.values())
         spec = dataclasses.replace(spec, secrets=dict(secrets))
     return engine_class(spec.scheme).connect(spec, **options)
 
