@@ -132,7 +132,7 @@ def _changed_setting(state: dict[str, Any], settings: Settings) -> str | None:
     if state["count_events"] != values["count_events"]:
         before = ", ".join(json.loads(state["count_events"])) or "none"
         return f"--count-event changed from {before} to {', '.join(settings.count_events) or 'none'}"
-    if state["source"] != values["source"]:
+    if state["source_hash"] != values["source_hash"]:
         return "the source changed (tables, layout or column mapping)"
     return None
 

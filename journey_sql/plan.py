@@ -105,12 +105,12 @@ class Plan:
             + (f", counting {', '.join(settings.count_columns)}" if settings.count_events else "")
             + "\n"
         )
+        assert "\n" not in header[:-1] and "\r" not in header
         if self.mode == "incremental":
             header += (
                 f"-- incremental: rebuilds the visitors with rows received since {settings.schema}.jsql_state's "
                 f"watermark minus {settings.lookback_seconds} s; needs a full build (journey-sql apply) first\n"
             )
-        assert "\n" not in header[:-1] and "\r" not in header
         parts = [header]
         if dialect.transactional_ddl:
             parts.append("BEGIN;\n")

@@ -7,6 +7,7 @@ handed to the dialect's transforms and generator.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ def state_values(settings: Settings) -> dict[str, str]:
     return {
         "journey_sql_version": __version__,
         "count_events": json.dumps(list(settings.count_events), ensure_ascii=False),
-        "source": settings.sources.relation().sql(CANONICAL),
+        # a fingerprint of the source as the stages read it (tables, layout, column mapping)
+        "source_hash": hashlib.sha256(settings.sources.relation().sql(CANONICAL).encode()).hexdigest()[:16],
     }
 
 

@@ -79,7 +79,7 @@ STATE = Stage(
         "session_timeout_us",
         "depth",
         "count_events",
-        "source",
+        "source_hash",
         "watermark",
         "rows_processed",
     ),
