@@ -36,7 +36,9 @@ WORK_SUFFIX = "__jsql_delta"
 STAGING_SUFFIX = "__jsql_build"  # the same suffix full builds stage under (executor.STAGING_SUFFIX)
 
 # The work steps' templates, in run order, with the name of the table each writes (+ WORK_SUFFIX).
-NEW_ROWS = Stage("jsql_new_rows", "source rows received since the watermark minus the lookback, not processed before", ())
+NEW_ROWS = Stage(
+    "jsql_new_rows", "source rows received since the watermark minus the lookback, not processed before", ()
+)
 EVENTS_DELTA = Stage("jsql_events_delta", "every delivery of the ids with new rows, ranked again", ())
 CHANGED_ALIASES = Stage("jsql_changed_aliases", "aliases whose visitor may change", ())
 ALIAS_EVENTS = Stage("jsql_alias_events", "the events carrying those aliases", ())
