@@ -282,6 +282,8 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
                 explain(f"-- plan for {step.name}\n{shown or '(this engine offers no plan)'}\n")
             for sql in step.statements:
                 engine.execute(sql)
+            if step.kind in ("events", "stage", "work"):  # read by later steps
+                engine.analyze(step.relation)
             if step.kind == "invalidate":
                 unchanged = (
                     " Some tables may be partly updated; the build state was dropped first, so the next apply "
