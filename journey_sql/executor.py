@@ -311,12 +311,14 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
         echo(f"{step.name:<22} {rows:>12,} {what.get(step.kind, 'rows')} {result.seconds:8.2f} s")
 
 
-def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int | None]]:
-    """(stage, bytes it would scan) without building anything, where the engine can estimate.
+def dry_run_pipeline(
+    engine: Engine, settings: Settings, full_refresh: bool = False
+) -> tuple[str, list[tuple[str, int | None]]]:
+    """The build apply would run ("full"/"incremental") and (step, bytes it would scan), building nothing.
 
-    Stages are estimated against the current tables, so a refresh gets a number
-    for every stage; on a first run, a stage whose inputs do not exist yet is
-    None (unknown).
+    Steps are estimated against the current tables, so a refresh gets a number
+    for every stage; a step whose inputs do not exist yet (a first run's
+    stages, an incremental run's work tables) is None (unknown).
     """
     dry_run = getattr(engine, "dry_run", None)
     if dry_run is None:
@@ -325,7 +327,11 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
         )
     check_names(settings, engine.dialect)
     _step(engine, "Checking the source table", check_source, engine, settings)
-    plan = compile_plan(settings, engine.dialect)
+    decision = _step(engine, "Reading the last build's state", decide, engine, settings, full_refresh)
+    if decision.incremental:
+        plan = compile_incremental_plan(settings, engine.dialect, in_place=engine.row_level_dml)
+    else:
+        plan = compile_plan(settings, engine.dialect)
     schema = settings.schema.lower()
     built = (
         {t.lower() for t in engine.tables(settings.schema)}
@@ -335,8 +341,10 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
     estimates: list[tuple[str, int | None]] = []
     for step in plan.steps:
         inputs = {t.name.lower() for t in step.select.find_all(exp.Table) if t.db.lower() == schema}
+        if step.kind == "invalidate":
+            continue
         estimates.append((step.name, None if inputs - built else dry_run(engine.dialect.generate(step.select))))
-    return estimates
+    return plan.mode, estimates
 
 
 def _run_in_transaction(
