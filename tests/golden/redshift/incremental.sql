@@ -74,30 +74,20 @@ WITH window_rows AS (
     k.received_at,
     k.is_new
   FROM known_rows AS k
-), counted AS (
+), per_id AS (
   SELECT
     b.id,
-    b.anonymous_id,
-    b.user_id,
-    b.event,
-    b."timestamp",
-    b.received_at,
-    SUM(b.is_new) AS source_copies,
-    COUNT(*) - SUM(b.is_new) AS known_copies
+    SUM(b.is_new) AS source_rows,
+    COUNT(*) - SUM(b.is_new) AS known_rows
   FROM both_sides AS b
   GROUP BY
-    b.id,
-    b.anonymous_id,
-    b.user_id,
-    b.event,
-    b."timestamp",
-    b.received_at
-), several AS (
-  SELECT DISTINCT
-    c.id
-  FROM counted AS c
+    b.id
+), redelivered AS (
+  SELECT
+    p.id
+  FROM per_id AS p
   WHERE
-    c.source_copies - c.known_copies > 1 AND NOT c.id IS NULL
+    p.known_rows > 0 AND p.source_rows > p.known_rows AND NOT p.id IS NULL
 ), numbered AS (
   SELECT
     b.id,
@@ -115,26 +105,22 @@ WITH window_rows AS (
   WHERE
     b.id IS NULL OR b.id IN (
       SELECT
-        s.id
-      FROM several AS s
+        r.id
+      FROM redelivered AS r
     )
 )
 SELECT
-  c.id,
-  c.anonymous_id,
-  c.user_id,
-  c.event,
-  c."timestamp",
-  c.received_at
-FROM counted AS c
+  b.id,
+  b.anonymous_id,
+  b.user_id,
+  b.event,
+  b."timestamp",
+  b.received_at
+FROM both_sides AS b
+INNER JOIN per_id AS p
+  ON p.id = b.id
 WHERE
-  c.source_copies - c.known_copies = 1
-  AND NOT c.id IS NULL
-  AND NOT c.id IN (
-    SELECT
-      s.id
-    FROM several AS s
-  )
+  p.known_rows = 0 AND b.is_new = 1
 UNION ALL
 SELECT
   n.id,
