@@ -87,6 +87,9 @@ def decide(engine: Engine, settings: Settings, full_refresh: bool) -> Decision:
     missing = [s.name for s in PLAN_STAGES if s.name not in present]
     if missing:
         return Decision(False, f"{schema}.{missing[0]} is missing")
+    found = engine.columns(schema, STATE.name) or {}
+    if set(found) != set(STATE.columns):
+        return Decision(False, f"{schema}.{STATE.name} has other columns than this journey-sql writes")
     columns = ", ".join(STATE.columns)
     rows = engine.query(f"SELECT {columns} FROM {engine.sql(exp.table_(STATE.name, db=schema))}")
     if len(rows) != 1:
