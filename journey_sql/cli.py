@@ -76,6 +76,13 @@ def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Add a cnt_<event> column to dbt_session_track_facts counting this event per session "
             "(repeatable; JOURNEY_SQL_COUNT_EVENTS takes a comma-separated list).",
         ),
+        click.option(
+            "--lookback",
+            envvar=_env("lookback"),
+            metavar="DURATION",
+            help="Incremental builds: also read rows received up to this long before the newest received_at the "
+            "last build processed, to pick up late-loaded rows (24h, 90m, 2d, 3600s). [default: 24h]",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -112,6 +119,7 @@ def _settings(kwargs: dict[str, Any]) -> Settings:
         session_timeout=kwargs.pop("session_timeout"),
         depth=kwargs.pop("depth"),
         count_events=kwargs.pop("count_events", None),
+        lookback=kwargs.pop("lookback", None),
     )
 
 
@@ -221,16 +229,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.option("--dialect", envvar=_env("dialect"), default="duckdb", show_default=True, help="Target SQL dialect.")
 @click.option("--stage", "stages", multiple=True, help="Print only this stage (repeatable). [default: all five]")
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Print the incremental build instead: it reads its watermark from the schema's jsql_state, so it can be "
+    "scheduled as is after one full build.",
+)
 @pipeline_options
 @friendly_errors
-def render(dialect: str, stages: tuple[str, ...], **kwargs: Any) -> None:
+def render(dialect: str, stages: tuple[str, ...], incremental: bool, **kwargs: Any) -> None:
     """Print the DDL for all stages (or one), ready to paste or pipe into a warehouse console."""
     from journey_sql.render import render_script
     from journey_sql.stages import get_stage
 
     settings = _settings(kwargs)
     names = [get_stage(s).name for s in stages] or None
-    click.echo(render_script(settings, dialect, names), nl=False)
+    click.echo(render_script(settings, dialect, names, incremental=incremental), nl=False)
 
 
 @cli.command()
@@ -245,6 +259,11 @@ def render(dialect: str, stages: tuple[str, ...], **kwargs: Any) -> None:
 @click.option("--profile", help="Connect as this dbt profile in profiles.yml (DBT_PROFILES_DIR or ~/.dbt).")
 @click.option("--explain", is_flag=True, help="Also print the engine's plan for each stage (to stdout).")
 @click.option("--dry-run", is_flag=True, help="BigQuery: report the bytes each stage would scan; build nothing.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every table from the whole source, even where the last build could be continued incrementally.",
+)
 @pipeline_options
 @duckdb_options
 @click.pass_context
@@ -256,6 +275,7 @@ def apply(
     profile: str | None,
     explain: bool,
     dry_run: bool,
+    full_refresh: bool,
     threads: int | None,
     memory_limit: str | None,
     **kwargs: Any,
@@ -280,7 +300,11 @@ def apply(
             estimates = dry_run_pipeline(engine, settings)
         else:
             report = run_pipeline(
-                engine, settings, echo=_stderr, explain=(lambda text: click.echo(scrub(text))) if explain else None
+                engine,
+                settings,
+                echo=_stderr,
+                explain=(lambda text: click.echo(scrub(text))) if explain else None,
+                full_refresh=full_refresh,
             )
     if dry_run:
         for stage, scanned in estimates:
@@ -296,7 +320,18 @@ def apply(
 def summary_lines(report: Any, schema: str) -> list[str]:
     """What apply says after a run: counts, events left out by reason, and a warning when nothing was placed."""
     src = report.source
-    lines = [
+    lines = []
+    if report.mode == "incremental":
+        lines.append(
+            f"incremental build: read {report.window_rows:,} source rows received in the lookback window, "
+            f"{report.new_rows:,} of them new; rebuilt {report.visitors_rebuilt:,} visitors."
+        )
+    if report.missed_rows:
+        lines.append(
+            f"warning: {report.missed_rows:,} source rows were never processed: they arrived later than the "
+            "lookback allows. Run `journey-sql apply --full-refresh` to include them, and raise --lookback."
+        )
+    lines += [
         (
             f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
             f"{report.events_left_out:,} events left out ({src.rows_without_id:,} rows without an id, "

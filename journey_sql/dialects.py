@@ -246,6 +246,10 @@ class Dialect:
     transactional_ddl: bool = False
     # timestamps can be 'infinity'/'-infinity' (and isfinite() exists); elsewhere finite_timestamps_only applies
     infinite_timestamps: bool = False
+    # True where tables take DELETE and INSERT of single rows, so an incremental
+    # script can update them in place (Spark's Parquet tables and ClickHouse's
+    # MergeTree cannot; Trino and Athena depend on the connector or table format).
+    row_level_dml: bool = True
     extra_transforms: tuple[Transform, ...] = field(default=())
     # properties of each created table (ClickHouse's ENGINE and ORDER BY), from its name
     table_properties: Callable[[exp.Table], list[exp.Expression]] | None = None
@@ -324,6 +328,7 @@ DIALECTS: dict[str, Dialect] = {
             _SPARK_EPOCH,
             create_or_replace=False,
             table_format="PARQUET",
+            row_level_dml=False,
         ),
         Dialect("databricks", "databricks", _SPARK_EPOCH),
         Dialect(
@@ -336,9 +341,10 @@ DIALECTS: dict[str, Dialect] = {
             # CREATE OR REPLACE is one atomic swap on Atomic databases (the default engine)
             extra_transforms=(clickhouse_null_padded_shifts, clickhouse_join_use_nulls),
             table_properties=clickhouse_table_properties,
+            row_level_dml=False,
         ),
-        Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False),
-        Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False),
+        Dialect("trino", "trino", _TRINO_EPOCH, create_or_replace=False, row_level_dml=False),
+        Dialect("athena", "athena", _TRINO_EPOCH, create_or_replace=False, row_level_dml=False),
     )
 }
 

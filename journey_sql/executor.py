@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -13,10 +14,14 @@ from sqlglot import exp
 
 from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
+from journey_sql.incremental import CHANGED_VISITORS, NEW_ROWS, compile_incremental_plan, decide
 from journey_sql.plan import Plan, compile_plan
-from journey_sql.render import Relations, check_names
+from journey_sql.render import Relations, check_names, stage_select
 from journey_sql.settings import Settings
-from journey_sql.stages import SOURCE_COLUMNS
+from journey_sql.stages import SOURCE_COLUMNS, STATE, Stage
+
+# The rows of the events table an incremental run reads again (templates/_window_count.sql.j2).
+WINDOW_COUNT = Stage("_window_count", "rows of the last build in this run's window", ())
 
 STAGING_SUFFIX = "__jsql_build"
 
@@ -44,14 +49,23 @@ class SourceStats:
 
 @dataclass
 class RunReport:
-    # counted from the events step, the run's one read of the source
+    # counted from the events table after the run (the whole source, also after an incremental run)
     source: SourceStats = field(default_factory=lambda: SourceStats(0, 0, 0))
-    stages: list[StageResult] = field(default_factory=list)
+    stages: list[StageResult] = field(default_factory=list)  # one per step: rows written (work tables too)
+    mode: str = "full"  # or "incremental"
+    reason: str = ""  # why this mode
+    # incremental runs only
+    window_rows: int | None = None  # source rows read again (received in the lookback window, or NULL)
+    new_rows: int | None = None  # of those, the rows no build had processed
+    visitors_rebuilt: int | None = None
+    # source rows no build has processed (arrived beyond the lookback); None where not counted
+    missed_rows: int | None = None
 
     @property
     def events(self) -> int:
-        """Events placed in the tables (rows of dbt_mapped_tracks)."""
-        return next(s.rows for s in self.stages if s.stage == "dbt_mapped_tracks")
+        """Events placed in the tables (rows of dbt_mapped_tracks): kept copies with a timestamp and identity."""
+        src = self.source
+        return src.distinct_ids - src.events_without_timestamp - src.events_without_identity
 
     @property
     def events_left_out(self) -> int:
@@ -144,9 +158,10 @@ def resource_hint(err: BaseException) -> str:
     return ""
 
 
-def render_command(settings: Settings, dialect: str, stage: str) -> str:
-    """The `journey-sql render` command that prints `stage` exactly as this run built it."""
-    words = ["journey-sql", "render", "--dialect", dialect, "--stage", stage]
+def render_command(settings: Settings, dialect: str, stage: str, incremental: bool = False) -> str:
+    """The `journey-sql render` command that prints `stage` (or the incremental script) as this run built it."""
+    words = ["journey-sql", "render", "--dialect", dialect]
+    words += ["--incremental"] if incremental else ["--stage", stage]
     default = Settings()
     for flag, name in (
         ("--source-schema", "source_schema"),
@@ -154,6 +169,7 @@ def render_command(settings: Settings, dialect: str, stage: str) -> str:
         ("--schema", "schema"),
         ("--session-timeout", "session_timeout"),
         ("--depth", "depth"),
+        ("--lookback", "lookback_seconds"),
     ):
         value = getattr(settings, name)
         if value != getattr(default, name):
@@ -184,8 +200,13 @@ def run_pipeline(
     settings: Settings,
     echo: Echo = lambda _: None,
     explain: Echo | None = None,
+    full_refresh: bool = False,
 ) -> RunReport:
-    """Build all five tables. On failure the previous tables are left exactly as they were."""
+    """Build every table, incrementally where the last build allows (incremental.decide).
+
+    On failure the previous tables are left exactly as they were; on engines
+    without transactional DDL a run stopped while tables were being replaced
+    leaves no state, so the next run is a full refresh."""
     check_names(settings, engine.dialect)
     targets = {t.sql().lower() for t in Relations.for_settings(settings).tables.values()}
     for table in settings.sources.tables:
@@ -195,25 +216,56 @@ def run_pipeline(
             )
     _step(engine, "Checking the source table", check_source, engine, settings)
     real = _step(engine, "Looking up the source's real names", real_source, engine, settings)
-    plan = compile_plan(settings, engine.dialect, real)
-    report = RunReport()
+    decision = _step(engine, "Reading the last build's state", decide, engine, settings, full_refresh)
+    report = RunReport(mode="incremental" if decision.incremental else "full", reason=decision.reason)
+    echo(f"{report.mode} build: {decision.reason}")
+    if decision.incremental:
+        plan = compile_incremental_plan(settings, engine.dialect, real, in_place=engine.row_level_dml)
+        known = _step(engine, "Counting the rows the last build read", _known_in_window, engine, plan, real)
+    else:
+        plan = compile_plan(settings, engine.dialect, real)
     if engine.transactional_ddl:
         _run_in_transaction(engine, plan, report, echo, explain)
     else:
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
-        _run_with_staging(engine, plan, report, echo, explain)
+        if plan.mode == "incremental":
+            _run_incremental(engine, plan, report, echo, explain)
+        else:
+            _run_with_staging(engine, plan, report, echo, explain)
+    if decision.incremental:
+        report.source = _step(engine, "Counting the source rows", source_stats, engine, plan)
+        rows = {r.stage: r.rows for r in report.stages}
+        report.new_rows = rows[NEW_ROWS.name]
+        report.visitors_rebuilt = rows[CHANGED_VISITORS.name]
+        report.window_rows = known + report.new_rows
+        if decision.source_rows is not None and decision.rows_processed is not None:
+            report.missed_rows = max(0, decision.source_rows - decision.rows_processed - report.new_rows)
     return report
 
 
+def _known_in_window(engine: Engine, plan: Plan, real: exp.Expression | None) -> int:
+    """Rows of the events table in this run's window, before the run (the rows read = these + the new ones)."""
+    relations = dataclasses.replace(Relations.for_settings(plan.settings), real_source=real)
+    select = stage_select(WINDOW_COUNT, plan.settings, engine.dialect, relations)
+    return int(engine.query(engine.dialect.generate(select))[0][0])
+
+
 def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:
+    unchanged = " No tables were changed."
     for step in plan.steps:
         started = time.perf_counter()
         try:
-            if explain is not None:
+            if explain is not None and step.kind != "invalidate":
                 shown = engine.explain(engine.dialect.generate(step.select))
                 explain(f"-- plan for {step.name}\n{shown or '(this engine offers no plan)'}\n")
             for sql in step.statements:
                 engine.execute(sql)
+            if step.kind == "invalidate":
+                unchanged = (
+                    " Some tables may be partly updated; the build state was dropped first, so the next apply "
+                    "rebuilds them in full."
+                )
+                continue
             rows = engine.count_rows(step.relation)
         except JourneyError:
             raise
@@ -223,14 +275,16 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
             raise StageError(
                 step.name,
                 f"Stage {step.name} failed on {engine.describe()}: {first_line(err)}."
-                f"{resource_hint(err)} No tables were changed. "
-                f"Run `{render_command(plan.settings, plan.dialect.name, step.name)}` to see the SQL that failed.",
+                f"{resource_hint(err)}{unchanged} "
+                f"Run `{render_command(plan.settings, plan.dialect.name, step.name, plan.mode == 'incremental')}` "
+                "to see the SQL that failed.",
             ) from err
         if step.kind == "events":
             report.source = _step(engine, "Counting the source rows", source_stats, engine, plan)
         result = StageResult(step.name, rows, time.perf_counter() - started)
         report.stages.append(result)
-        echo(f"{step.name:<22} {rows:>12,} rows {result.seconds:8.2f} s")
+        what = {"work": "rows to work on", "update": "rows rebuilt", "build": "rows (rebuilt table)"}
+        echo(f"{step.name:<22} {rows:>12,} {what.get(step.kind, 'rows')} {result.seconds:8.2f} s")
 
 
 def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int | None]]:
@@ -275,6 +329,9 @@ def _run_in_transaction(engine: Engine, plan: Plan, report: RunReport, echo: Ech
             )
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
         _build_stages(engine, plan, report, echo, explain)
+        for step in plan.steps:
+            if step.kind == "work":
+                _step(engine, f"Dropping the work table {step.relation.name}", engine.drop_table, step.relation)
         engine.commit()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
@@ -291,6 +348,9 @@ def _run_with_staging(engine: Engine, final: Plan, report: RunReport, echo: Echo
     replaced = 0
     try:
         _build_stages(engine, staging, report, echo, explain)
+        # No state while the tables are swapped one by one: if this stops
+        # midway, the next run is a full refresh. The state goes in last.
+        engine.drop_table(final.step(STATE.name).relation)
         for step in final.steps:
             engine.replace_table(step.relation, staging.step(step.name).relation)
             replaced += 1
@@ -310,6 +370,35 @@ def _run_with_staging(engine: Engine, final: Plan, report: RunReport, echo: Echo
     finally:
         for step in staging.steps:
             _quietly(engine.drop_table, step.relation)
+
+
+def _run_incremental(engine: Engine, plan: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:
+    """An incremental plan on an engine without transactional DDL (in place, or built beside and swapped)."""
+    settings = plan.settings
+    final = Relations.for_settings(settings).tables
+    swapped = [s for s in plan.steps if s.kind in ("build", "state") and plan.suffix]
+    replaced = 0
+    try:
+        _build_stages(engine, plan, report, echo, explain)
+        if swapped:
+            engine.drop_table(final[STATE.name])
+            for step in swapped:  # the state is the last step
+                engine.replace_table(final[step.name], step.relation)
+                replaced += 1
+    except KeyboardInterrupt:
+        raise InterruptedRun(
+            "Interrupted (Ctrl-C) during an incremental build: "
+            + (
+                f"{replaced} of {len(swapped)} tables in {settings.schema} were replaced. "
+                if swapped
+                else "some tables may be half updated. "
+            )
+            + "The build state was dropped first, so the next apply rebuilds everything (a full refresh)."
+        ) from None
+    finally:
+        for step in plan.steps:
+            if step.kind == "work" or (plan.suffix and step.kind in ("build", "state")):
+                _quietly(engine.drop_table, step.relation)
 
 
 def _quietly(action: Callable[[exp.Table], None], table: exp.Table) -> None:

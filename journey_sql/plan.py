@@ -24,13 +24,17 @@ from journey_sql.dialects import Dialect
 from journey_sql.errors import JourneyError
 from journey_sql.render import Relations, check_names, create_schema_sql, source_stats_select, stage_select
 from journey_sql.settings import Settings
-from journey_sql.stages import EVENTS, PLAN_STAGES
+from journey_sql.stages import EVENTS, PLAN_STAGES, STATE
 
 
 @dataclass(frozen=True)
 class Step:
     name: str  # the table's name without a suffix, e.g. dbt_mapped_tracks
-    kind: str  # "events": the one read of the source; "stage": one of the journey tables (stages.py)
+    # Full builds: "events" (the one read of the source), "stage" (a journey table), "state" (jsql_state).
+    # Incremental builds (incremental.py) add "work" (a work table, dropped at the end), "update" (rows
+    # replaced in place), "build" (a table built anew beside the live one, to swap in) and "invalidate"
+    # (the state dropped while tables change one statement at a time).
+    kind: str
     summary: str
     relation: exp.Table  # where the step writes
     select: exp.Expression  # what it writes, transformed for the plan's dialect
@@ -44,6 +48,7 @@ class Plan:
     steps: tuple[Step, ...]
     source_stats: exp.Expression  # the query whose one row apply reports about the source (reads the events)
     suffix: str = ""
+    mode: str = "full"  # or "incremental" (incremental.compile_incremental_plan)
 
     @property
     def tables(self) -> dict[str, exp.Table]:
@@ -101,6 +106,11 @@ class Plan:
             + "\n"
         )
         assert "\n" not in header[:-1] and "\r" not in header
+        if self.mode == "incremental":
+            header += (
+                f"-- incremental: rebuilds the visitors with rows received since {settings.schema}.jsql_state's "
+                f"watermark minus {settings.lookback_seconds} s; needs a full build (journey-sql apply) first\n"
+            )
         parts = [header]
         if dialect.transactional_ddl:
             parts.append("BEGIN;\n")
@@ -110,6 +120,10 @@ class Plan:
                 continue
             parts.append(f"\n-- {step.name}: {step.summary}\n")
             parts.extend(f"{sql};\n" for sql in step.statements)
+        work = [s.relation for s in self.steps if s.kind == "work"]
+        if work:
+            parts.append("\n-- drop the work tables\n")
+            parts.extend(f"{dialect.generate(exp.Drop(tables=[t.copy()], kind='TABLE', exists=True))};\n" for t in work)
         if dialect.transactional_ddl:
             parts.append("\nCOMMIT;\n")
         return "".join(parts)
@@ -151,7 +165,7 @@ def compile_plan(settings: Settings, dialect: Dialect, real_source: exp.Expressi
         steps.append(
             Step(
                 name=stage.name,
-                kind="events" if stage is EVENTS else "stage",
+                kind="events" if stage is EVENTS else "state" if stage is STATE else "stage",
                 summary=stage.summary,
                 relation=table,
                 select=select,

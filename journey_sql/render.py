@@ -7,6 +7,9 @@ handed to the dialect's transforms and generator.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +21,7 @@ from sqlglot import exp
 from journey_sql.dialects import CANONICAL, Dialect, get_dialect
 from journey_sql.errors import TemplateError
 from journey_sql.settings import Settings
-from journey_sql.stages import EVENTS, PLAN_STAGES, STAGES, Stage
+from journey_sql.stages import EVENTS, PLAN_STAGES, SEMANTICS_VERSION, STAGES, Stage
 
 _HERE = Path(__file__).resolve().parent
 
@@ -79,14 +82,30 @@ def render_template(stage: Stage, settings: Settings, relations: Relations) -> s
             timeout_us=settings.timeout_us,
             depth=settings.depth,
             count_events=[(column, f":count_event_{i}") for i, column in enumerate(settings.count_columns)],
+            lookback_seconds=settings.lookback_seconds,
+            semantics_version=SEMANTICS_VERSION,
         )
     except jinja2.TemplateError as err:
         raise TemplateError(f"Template {stage.template} failed to render: {err}") from err
 
 
 def stage_params(settings: Settings) -> dict[str, str]:
-    """Values for the :name placeholders the stage templates leave for user-given strings."""
-    return {f"count_event_{i}": name for i, name in enumerate(settings.count_events)}
+    """Values for the :name placeholders the templates leave for user-given strings."""
+    params = {f"count_event_{i}": name for i, name in enumerate(settings.count_events)}
+    params.update({f"state_{key}": value for key, value in state_values(settings).items()})
+    return params
+
+
+def state_values(settings: Settings) -> dict[str, str]:
+    """The strings jsql_state records about the settings (the numbers are written into its template)."""
+    from journey_sql import __version__
+
+    return {
+        "journey_sql_version": __version__,
+        "count_events": json.dumps(list(settings.count_events), ensure_ascii=False),
+        # a fingerprint of the source as the stages read it (tables, layout, column mapping)
+        "source_hash": hashlib.sha256(settings.sources.relation().sql(CANONICAL).encode()).hexdigest()[:16],
+    }
 
 
 def bind(tree: exp.Expression, params: dict[str, str], template: str) -> exp.Expression:
@@ -115,10 +134,22 @@ def parse_canonical(sql: str, template: str) -> exp.Expression:
     return tree
 
 
-def stage_select(stage: Stage, settings: Settings, dialect: Dialect, relations: Relations) -> exp.Expression:
-    """The stage's SELECT as a tree, already transformed for `dialect`."""
+def stage_select(
+    stage: Stage,
+    settings: Settings,
+    dialect: Dialect,
+    relations: Relations,
+    wrap: Callable[[exp.Expression], exp.Expression] | None = None,
+) -> exp.Expression:
+    """The stage's SELECT as a tree, already transformed for `dialect`.
+
+    `wrap` takes the canonical tree before the dialect's transforms (the
+    incremental build keeps only some rows of a stage this way)."""
     tree = parse_canonical(render_template(stage, settings, relations), stage.template)
-    tree = dialect.transpile(bind(tree, stage_params(settings), stage.template))
+    tree = bind(tree, stage_params(settings), stage.template)
+    if wrap is not None:
+        tree = wrap(tree)
+    tree = dialect.transpile(tree)
     if relations.real_source is not None:
         tree = _read_real_source(tree, relations)
     return tree
@@ -161,11 +192,26 @@ def create_schema_sql(schema: str, dialect: Dialect) -> str:
     return dialect.generate(create, pretty=False)
 
 
-def render_script(settings: Settings, dialect_name: str, stage_names: list[str] | None = None) -> str:
-    """The plan's script for a warehouse console (plan.Plan.script)."""
+def render_script(
+    settings: Settings, dialect_name: str, stage_names: list[str] | None = None, incremental: bool = False
+) -> str:
+    """The plan's script for a warehouse console (plan.Plan.script): the full build, or the incremental one."""
+    from journey_sql.errors import ConfigError
     from journey_sql.plan import compile_plan
     from journey_sql.sources import require_duckdb
 
     dialect = get_dialect(dialect_name)
     require_duckdb(settings.sources, dialect.name)
-    return compile_plan(settings, dialect).script(stage_names)  # compile_plan checks the names
+    if not incremental:
+        return compile_plan(settings, dialect).script(stage_names)  # compile_plan checks the names
+    if stage_names:
+        raise ConfigError("render --incremental prints the whole incremental script; leave out --stage.")
+    if not dialect.row_level_dml:
+        raise ConfigError(
+            f"render --incremental needs a warehouse whose tables take DELETE and INSERT of single rows; "
+            f"{dialect.name}'s do not. `journey-sql apply` builds {dialect.name} incrementally by rebuilding each "
+            "table beside the live one and swapping it in."
+        )
+    from journey_sql.incremental import compile_incremental_plan
+
+    return compile_incremental_plan(settings, dialect).script()

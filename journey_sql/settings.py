@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 DEFAULT_SESSION_TIMEOUT = 30.0
 DEFAULT_DEPTH = 5
+# How far behind the newest received_at a run has processed a late-loaded row
+# may be and still be picked up by the next incremental run (docs/semantics.md).
+DEFAULT_LOOKBACK_SECONDS = 24 * 3600
 MIN_DEPTH, MAX_DEPTH = 2, 50
 
 # Plain names only: every engine accepts them unquoted, and each folds their
@@ -58,6 +61,8 @@ class Settings:
     source: Source | None = field(default=None, compare=False)
     # event names counted per session in dbt_session_track_facts (--count-event)
     count_events: tuple[str, ...] = ()
+    # incremental builds: how far before the last build's newest received_at to read again (--lookback)
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS
 
     @classmethod
     def create(
@@ -71,6 +76,7 @@ class Settings:
         columns: Any = None,
         source_path: str | None = None,
         count_events: list[str] | tuple[str, ...] | None = None,
+        lookback: str | float | None = None,
     ) -> Settings:
         from journey_sql.sources import build_source, get_layout, parse_columns
 
@@ -86,6 +92,7 @@ class Settings:
             depth=_depth(depth),
             source=build_source(chosen.name, source_schema, tuple(tables), source_path, parse_columns(columns)),
             count_events=_count_events(count_events),
+            lookback_seconds=parse_lookback(lookback),
         )
 
     @property
@@ -125,6 +132,27 @@ def _timeout(value: float | str | None) -> float:
     if round(minutes * 60_000_000) < 1:
         raise ConfigError("--session-timeout must be at least one microsecond (1.7e-8 minutes).")
     return minutes
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_lookback(value: str | float | None) -> int:
+    """--lookback as whole seconds: '24h', '90m', '2d', '3600s' or a number of seconds."""
+    if value is None:
+        return DEFAULT_LOOKBACK_SECONDS
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text)
+    if isinstance(value, bool) or not match:
+        raise ConfigError(
+            f"--lookback must be a duration such as 24h, 90m, 2d or 3600s, got {value!r}."
+        )
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    if seconds != int(seconds):
+        raise ConfigError(f"--lookback must be a whole number of seconds, got {value!r} ({seconds:g} s).")
+    if seconds > 3650 * 86400:
+        raise ConfigError(f"--lookback {value!r} is more than ten years; use --full-refresh to rebuild everything.")
+    return int(seconds)
 
 
 def _depth(value: int | str | None) -> int:

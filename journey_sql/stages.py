@@ -58,17 +58,39 @@ STAGES: tuple[Stage, ...] = (
 
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
-# The first step of every run: the one read of the source. It keeps one row per
-# event id (the copy the stages use), its number of deliveries and, for an event
-# the stages cannot place, the reason; it stays in the output schema.
+# The first step of every run: the one read of the source. It keeps every
+# source row with its rank among the deliveries of its id (the first is the
+# copy the stages place) and, for a row the stages do not place, the reason;
+# it stays in the output schema as the state of incremental builds.
 EVENTS = Stage(
     "jsql_events",
-    "the source read once: one row per event id, its deliveries, why it is left out",
-    ("id", "anonymous_id", "user_id", "event", "timestamp", "deliveries", "left_out"),
+    "the source read once: every row, ranked among its id's deliveries, why it is left out",
+    ("id", "anonymous_id", "user_id", "event", "timestamp", "received_at", "delivery_rank", "left_out"),
 )
 
+# The last step: what the build was made from, so the next run can build
+# incrementally (same settings and semantics) or knows it must not.
+STATE = Stage(
+    "jsql_state",
+    "what this build was made from: settings, semantics version, newest received_at processed",
+    (
+        "semantics_version",
+        "journey_sql_version",
+        "session_timeout_us",
+        "depth",
+        "count_events",
+        "source_hash",
+        "watermark",
+        "rows_processed",
+    ),
+)
+
+# Bumped whenever a change to the templates changes any table's rows for the
+# same source: a build made under another version is rebuilt in full.
+SEMANTICS_VERSION = 1
+
 # Every table a run builds, in order.
-PLAN_STAGES: tuple[Stage, ...] = (EVENTS, *STAGES)
+PLAN_STAGES: tuple[Stage, ...] = (EVENTS, *STAGES, STATE)
 
 # The source columns the stages read; RudderStack's tracks table has many more.
 SOURCE_COLUMNS: dict[str, str] = {

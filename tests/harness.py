@@ -23,7 +23,7 @@ class Harness(Protocol):
 
     def load(self, rows: list[dict[str, Any]], schema: str = "rudder", table: str = "tracks") -> None: ...
 
-    def run(self, settings: Settings) -> RunReport: ...
+    def run(self, settings: Settings, full_refresh: bool = True) -> RunReport: ...
 
     def fetch(self, settings: Settings) -> dict[str, list[tuple]]: ...
 
@@ -36,8 +36,9 @@ class EngineHarness:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
 
-    def run(self, settings: Settings) -> RunReport:
-        return run_pipeline(self.engine, settings)
+    def run(self, settings: Settings, full_refresh: bool = True) -> RunReport:
+        """A full refresh unless asked otherwise: most tests load unrelated sources one after another."""
+        return run_pipeline(self.engine, settings, full_refresh=full_refresh)
 
     def fetch(self, settings: Settings) -> dict[str, list[tuple]]:
         result = {}

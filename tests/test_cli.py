@@ -64,7 +64,7 @@ def test_every_command_has_help_text(runner: CliRunner) -> None:
 def test_render_prints_every_stage_to_stdout(runner: CliRunner) -> None:
     result = invoke(runner, "render", "--dialect", "snowflake", "--source-schema", "rudder", "--schema", "analytics")
     assert result.exit_code == 0
-    assert result.output.count("CREATE OR REPLACE TABLE analytics.") == len(STAGE_NAMES) + 1  # and the events table
+    assert result.output.count("CREATE OR REPLACE TABLE analytics.") == len(STAGE_NAMES) + 2  # and events, state
 
 
 def test_render_one_stage(runner: CliRunner) -> None:

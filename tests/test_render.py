@@ -35,11 +35,40 @@ def test_golden_sql(dialect: str, stage, update_golden: bool) -> None:
     assert sql == path.read_text(), f"{path} differs: if the change is intended, run pytest --update-golden"
 
 
+INCREMENTAL_DIALECTS = sorted(d for d in DIALECTS if get_dialect(d).row_level_dml)
+
+
+@pytest.mark.parametrize("dialect", INCREMENTAL_DIALECTS)
+def test_golden_incremental_script(dialect: str, update_golden: bool) -> None:
+    """The whole `render --incremental` script per dialect, reviewed like the stages."""
+    sql = render_script(DEFAULT, dialect, incremental=True).split("\n", 1)[1]  # without the version header
+    path = GOLDEN / dialect / "incremental.sql"
+    if update_golden:
+        path.write_text(sql)
+        pytest.skip(f"wrote {path}: review the diff (git diff tests/golden) before committing")
+    assert path.exists(), f"no golden file {path}: run pytest --update-golden and review it"
+    assert sql == path.read_text(), f"{path} differs: if the change is intended, run pytest --update-golden"
+
+
+@pytest.mark.parametrize("dialect", sorted(set(DIALECTS) - set(INCREMENTAL_DIALECTS)))
+def test_incremental_script_refused_without_row_level_dml(dialect: str) -> None:
+    with pytest.raises(ConfigError, match="DELETE and INSERT of single rows"):
+        render_script(DEFAULT, dialect, incremental=True)
+
+
+def _incremental_steps(settings: Settings, d):
+    from journey_sql.incremental import compile_incremental_plan
+
+    if not d.row_level_dml:  # apply builds these beside the live tables and swaps them in
+        return compile_incremental_plan(settings, d, in_place=False).steps
+    return compile_incremental_plan(settings, d).steps
+
+
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @pytest.mark.parametrize("settings", [DEFAULT, Settings.create(session_timeout=0.75, depth=12, schema="Journeys")])
 def test_every_statement_parses_back_in_its_dialect(dialect: str, settings: Settings) -> None:
     d = get_dialect(dialect)
-    for step in compile_plan(settings, d).steps:
+    for step in (*compile_plan(settings, d).steps, *_incremental_steps(settings, d)):
         for sql in step.statements:
             tree = sqlglot.parse_one(sql, read=d.sqlglot_name, error_level=sqlglot.ErrorLevel.RAISE)
             assert tree is not None

@@ -95,8 +95,13 @@ class Engine:
     transactional_ddl: ClassVar[bool] = False
     # True where the engine has a dry_run(sql) method that costs a query without running it
     supports_dry_run: ClassVar[bool] = False
-    # True where tables take DELETE/UPDATE/MERGE of single rows (for incremental builds)
+    # True where tables take DELETE/UPDATE/MERGE of single rows: incremental
+    # builds update tables in place; elsewhere they build each table anew and swap it in
     row_level_dml: ClassVar[bool] = True
+    # True where COUNT(*) of a table costs no scan (catalog metadata or column
+    # statistics): incremental builds then count the source to notice rows that
+    # arrived beyond the lookback, or a source that lost rows
+    cheap_source_count: ClassVar[bool] = False
     replace_strategy: ClassVar[ReplaceStrategy] = "drop_rename"
     # How the engine folds unquoted names ("lower", "upper"), or None where it
     # finds a table and its columns whatever their case.

@@ -42,6 +42,7 @@ class BigQueryEngine(Engine):
     transactional_ddl = False
     supports_dry_run = True
     replace_strategy = "copy"
+    cheap_source_count = True
 
     @classmethod
     def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:

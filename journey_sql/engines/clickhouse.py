@@ -63,6 +63,7 @@ class _ClickHouse(Engine):
     # DELETE and UPDATE are mutations (rewrites of whole parts), not row-level DML
     row_level_dml = False
     replace_strategy = "exchange"
+    cheap_source_count = True
 
     def schemas(self) -> list[str]:
         return [r[0] for r in self.query("SELECT name FROM system.databases ORDER BY name")]

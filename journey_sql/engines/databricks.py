@@ -31,6 +31,7 @@ class DatabricksEngine(DBAPIEngine):
     transactional_ddl = False
     row_level_dml = True  # Delta tables take DELETE, UPDATE and MERGE
     replace_strategy = "copy"
+    cheap_source_count = True
 
     @classmethod
     def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:

@@ -24,6 +24,7 @@ class DuckDBEngine(DBAPIEngine):
     dialect_name = "duckdb"
     transactional_ddl = True
     replace_strategy = "drop_rename"  # inside the run's one transaction
+    cheap_source_count = True
 
     @classmethod
     def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:

@@ -159,6 +159,7 @@ class SnowflakeEngine(DBAPIEngine):
     dbt_types = ("snowflake",)
     dialect_name = "snowflake"
     replace_strategy = "rename_aside"
+    cheap_source_count = True
     # Snowflake commits every DDL statement on its own (a CREATE inside BEGIN
     # ends the transaction), so a failed run cannot be rolled back: tables are
     # built under staging names and swapped in at the end.

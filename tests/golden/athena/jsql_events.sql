@@ -1,7 +1,7 @@
 
 CREATE SCHEMA IF NOT EXISTS analytics;
 
--- jsql_events: the source read once: one row per event id, its deliveries, why it is left out
+-- jsql_events: the source read once: every row, ranked among its id's deliveries, why it is left out
 DROP TABLE IF EXISTS analytics.jsql_events;
 CREATE TABLE analytics.jsql_events AS
 SELECT
@@ -10,10 +10,13 @@ SELECT
   r.user_id,
   r.event,
   r.timestamp,
-  r.deliveries,
+  r.received_at,
+  CASE WHEN NOT r.id IS NULL THEN r.delivery_rank END AS delivery_rank,
   CASE
     WHEN r.id IS NULL
     THEN 'no id'
+    WHEN r.delivery_rank > 1
+    THEN 'redelivery'
     WHEN NOT (
       NOT r.timestamp IS NULL
     )
@@ -28,16 +31,10 @@ FROM (
     src.user_id,
     src.event,
     src.timestamp,
+    src.received_at,
     ROW_NUMBER() OVER (
       PARTITION BY src.id
       ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC
-    ) AS delivery_rank,
-    COUNT(*) OVER (
-      PARTITION BY src.id
-      ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-    ) AS deliveries
+    ) AS delivery_rank
   FROM rudder.tracks AS src
-) AS r
-WHERE
-  r.delivery_rank = 1;
+) AS r;

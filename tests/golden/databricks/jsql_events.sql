@@ -1,7 +1,7 @@
 
 CREATE SCHEMA IF NOT EXISTS analytics;
 
--- jsql_events: the source read once: one row per event id, its deliveries, why it is left out
+-- jsql_events: the source read once: every row, ranked among its id's deliveries, why it is left out
 CREATE OR REPLACE TABLE analytics.jsql_events AS
 SELECT
   r.id,
@@ -9,10 +9,13 @@ SELECT
   r.user_id,
   r.event,
   r.timestamp,
-  r.deliveries,
+  r.received_at,
+  CASE WHEN NOT r.id IS NULL THEN r.delivery_rank END AS delivery_rank,
   CASE
     WHEN r.id IS NULL
     THEN 'no id'
+    WHEN r.delivery_rank > 1
+    THEN 'redelivery'
     WHEN NOT (
       NOT r.timestamp IS NULL
     )
@@ -27,16 +30,10 @@ FROM (
     src.user_id,
     src.event,
     src.timestamp,
+    src.received_at,
     ROW_NUMBER() OVER (
       PARTITION BY src.id
       ORDER BY src.received_at ASC NULLS LAST, src.timestamp ASC NULLS LAST, src.event ASC NULLS LAST, src.anonymous_id ASC NULLS LAST, src.user_id ASC NULLS LAST
-    ) AS delivery_rank,
-    COUNT(*) OVER (
-      PARTITION BY src.id
-      ORDER BY src.received_at ASC NULLS LAST, src.timestamp ASC NULLS LAST, src.event ASC NULLS LAST, src.anonymous_id ASC NULLS LAST, src.user_id ASC NULLS LAST
-      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-    ) AS deliveries
+    ) AS delivery_rank
   FROM rudder.tracks AS src
-) AS r
-WHERE
-  r.delivery_rank = 1;
+) AS r;

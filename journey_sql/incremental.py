@@ -1,0 +1,302 @@
+"""Incremental builds: rebuild only the visitors whose rows the new source rows change.
+
+`decide` reads the state the last build left (`<schema>.jsql_state`) and says
+whether this run may build incrementally, and why or why not.
+`compile_incremental_plan` compiles the incremental run into the same `Plan`
+that full builds use, from the same stage templates: each stage is rendered
+again with its inputs rebound to small work tables that hold only the visitors
+to rebuild, so no stage's logic exists twice. The meaning and what the
+lookback guarantees are in docs/semantics.md, section 10.
+
+Where the engine changes single rows (`row_level_dml`), a table is updated in
+place (DELETE the visitors' rows, INSERT their rebuilt ones); elsewhere the new
+table (the untouched rows plus the rebuilt ones) is built beside it and swapped
+in, as full builds are. Work tables end in WORK_SUFFIX and are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from journey_sql.dialects import CANONICAL, Dialect
+from journey_sql.engines.base import Engine
+from journey_sql.plan import Plan, Step, _statements
+from journey_sql.render import Relations, check_names, source_stats_select, stage_select, state_values
+from journey_sql.settings import Settings
+from journey_sql.stages import EVENTS, PLAN_STAGES, SEMANTICS_VERSION, STAGES, STATE, Stage, stage_columns
+
+WORK_SUFFIX = "__jsql_delta"
+STAGING_SUFFIX = "__jsql_build"  # the same suffix full builds stage under (executor.STAGING_SUFFIX)
+
+# The work steps' templates, in run order, with the name of the table each writes (+ WORK_SUFFIX).
+NEW_ROWS = Stage("jsql_new_rows", "source rows received since the watermark minus the lookback, not processed before", ())
+EVENTS_DELTA = Stage("jsql_events_delta", "every delivery of the ids with new rows, ranked again", ())
+CHANGED_ALIASES = Stage("jsql_changed_aliases", "aliases whose visitor may change", ())
+ALIAS_EVENTS = Stage("jsql_alias_events", "the events carrying those aliases", ())
+CHANGED_VISITORS = Stage("jsql_changed_visitors", "visitors to rebuild", ())
+STALE_SESSIONS = Stage("jsql_stale_sessions", "their sessions as the last build numbered them", ())
+VISITOR_EVENTS = Stage("jsql_visitor_events", "every event of the visitors to rebuild", ())
+
+MAPPING = STAGES[0]  # dbt_aliases_mapping
+
+# What identifies the rows of a table an incremental run replaces: (column, work step holding the keys, its column)
+_REPLACED_BY: dict[str, tuple[str, str, str]] = {
+    EVENTS.name: ("id", EVENTS_DELTA.name, "id"),
+    MAPPING.name: ("alias", CHANGED_ALIASES.name, "alias"),
+    "dbt_session_track_facts": ("session_id", STALE_SESSIONS.name, "session_id"),
+}
+_BY_VISITOR = ("dbt_visitor_id", CHANGED_VISITORS.name, "dbt_visitor_id")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether this run builds incrementally, and the sentence saying why (or why not)."""
+
+    incremental: bool
+    reason: str
+    watermark: Any = None  # the newest received_at the last build processed
+    rows_processed: int | None = None
+    source_rows: int | None = None  # counted before the run where counting is cheap
+
+
+def decide(engine: Engine, settings: Settings, full_refresh: bool) -> Decision:
+    """Read the last build's state and compare it with this run's settings."""
+    if full_refresh:
+        return Decision(False, "full refresh requested (--full-refresh)")
+    schema = settings.schema
+    if schema.lower() not in {s.lower() for s in engine.schemas()}:
+        return Decision(False, f"first build in {schema}")
+    present = {t.lower() for t in engine.tables(schema)}
+    if STATE.name not in present:
+        if EVENTS.name in present:
+            return Decision(
+                False,
+                f"{schema}.{STATE.name} is missing (a build by an older journey-sql, or a run that was interrupted "
+                "before it finished)",
+            )
+        return Decision(False, f"first build in {schema}")
+    missing = [s.name for s in PLAN_STAGES if s.name not in present]
+    if missing:
+        return Decision(False, f"{schema}.{missing[0]} is missing")
+    columns = ", ".join(STATE.columns)
+    rows = engine.query(f"SELECT {columns} FROM {engine.sql(exp.table_(STATE.name, db=schema))}")
+    if len(rows) != 1:
+        return Decision(False, f"{schema}.{STATE.name} holds {len(rows)} rows, not the one a build writes")
+    state = dict(zip(STATE.columns, rows[0], strict=True))
+    changed = _changed_setting(state, settings)
+    if changed:
+        return Decision(False, changed)
+    processed = int(state["rows_processed"])
+    source_rows = None
+    if engine.cheap_source_count and all(t.path is None for t in settings.sources.tables):
+        relation = settings.sources.relation()
+        source_rows = int(engine.query(f"SELECT COUNT(*) FROM {engine.sql(relation)}")[0][0])
+        if source_rows < processed:
+            return Decision(
+                False,
+                f"the source has {source_rows:,} rows, fewer than the {processed:,} the last build processed: "
+                "rows were deleted or replaced, so only a full refresh is right",
+            )
+    return Decision(
+        True,
+        f"the last build has the same settings; reading rows received since {state['watermark']} "
+        f"minus the lookback ({_duration(settings.lookback_seconds)})",
+        watermark=state["watermark"],
+        rows_processed=processed,
+        source_rows=source_rows,
+    )
+
+
+def _changed_setting(state: dict[str, Any], settings: Settings) -> str | None:
+    """Why the last build cannot be continued, or None."""
+    if int(state["semantics_version"]) != SEMANTICS_VERSION:
+        return (
+            f"the tables were built by journey-sql {state['journey_sql_version']} with semantics version "
+            f"{state['semantics_version']}; this version's is {SEMANTICS_VERSION}"
+        )
+    if int(state["session_timeout_us"]) != settings.timeout_us:
+        return (
+            f"--session-timeout changed from {int(state['session_timeout_us']) / 60_000_000:g} "
+            f"to {settings.session_timeout:g} minutes"
+        )
+    if int(state["depth"]) != settings.depth:
+        return f"--depth changed from {int(state['depth'])} to {settings.depth}"
+    values = state_values(settings)
+    if state["count_events"] != values["count_events"]:
+        before = ", ".join(json.loads(state["count_events"])) or "none"
+        return f"--count-event changed from {before} to {', '.join(settings.count_events) or 'none'}"
+    if state["source_hash"] != values["source_hash"]:
+        return "the source changed (tables, layout or column mapping)"
+    return None
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def compile_incremental_plan(
+    settings: Settings, dialect: Dialect, real_source: exp.Expression | None = None, in_place: bool = True
+) -> Plan:
+    """The incremental run as a plan: work tables, then each table updated, then the state.
+
+    `in_place`: update tables with DELETE and INSERT (engines with row-level
+    DML); otherwise every table is built anew under STAGING_SUFFIX for the
+    executor to swap in.
+    """
+    check_names(settings, dialect)
+    base = dataclasses.replace(Relations.for_settings(settings), real_source=real_source)
+    final = base.tables
+    schema = settings.schema
+
+    def work(name: str) -> exp.Table:
+        return exp.table_(name + WORK_SUFFIX, db=schema)
+
+    def updated(name: str) -> exp.Table:
+        """Where a table's new contents are once its update step has run."""
+        return final[name] if in_place else exp.table_(name + STAGING_SUFFIX, db=schema)
+
+    tables = dict(final)
+    for stage in (NEW_ROWS, CHANGED_ALIASES, ALIAS_EVENTS, CHANGED_VISITORS, STALE_SESSIONS, VISITOR_EVENTS):
+        tables[stage.name] = work(stage.name)
+    tables[EVENTS_DELTA.name] = work(EVENTS.name)
+    tables["dbt_aliases_mapping_delta"] = work(MAPPING.name)
+    tables["jsql_events_new"] = updated(EVENTS.name)
+    tables["dbt_aliases_mapping_new"] = updated(MAPPING.name)
+    relations = dataclasses.replace(base, tables=tables)
+
+    steps: list[Step] = []
+
+    def add_work(stage: Stage, target: exp.Table, rel: Relations = relations, **kwargs: Any) -> None:
+        select = stage_select(stage, settings, dialect, rel, **kwargs)
+        steps.append(
+            Step(stage.name, "work", stage.summary, target, select, _statements(stage.name, dialect, target, select))
+        )
+
+    def add_update(name: str, columns: tuple[str, ...]) -> None:
+        steps.append(_update_step(name, columns, dialect, final[name], updated(name), tables, in_place))
+
+    add_work(NEW_ROWS, tables[NEW_ROWS.name])
+    add_work(EVENTS_DELTA, tables[EVENTS_DELTA.name])
+    add_work(CHANGED_ALIASES, tables[CHANGED_ALIASES.name])
+    if in_place and not dialect.transactional_ddl:
+        # From here on the tables change one statement at a time: without a
+        # state, a run that stops midway is followed by a full refresh.
+        state = final[STATE.name]
+        drop = exp.Drop(tables=[state.copy()], kind="TABLE", exists=True)
+        steps.append(
+            Step(
+                STATE.name,
+                "invalidate",
+                "the state is dropped until the tables are consistent again",
+                state,
+                exp.select("1"),
+                (dialect.generate(drop),),
+            )
+        )
+    add_update(EVENTS.name, EVENTS.columns)
+    add_work(ALIAS_EVENTS, tables[ALIAS_EVENTS.name])
+    # the mapping of the changed aliases: the mapping stage over the events carrying them
+    alias_rel = dataclasses.replace(relations, tables={**tables, EVENTS.name: tables[ALIAS_EVENTS.name]})
+    add_work(
+        MAPPING, tables["dbt_aliases_mapping_delta"], alias_rel, wrap=_only_aliases_in(tables[CHANGED_ALIASES.name])
+    )
+    add_work(CHANGED_VISITORS, tables[CHANGED_VISITORS.name])
+    add_work(STALE_SESSIONS, tables[STALE_SESSIONS.name])
+    add_update(MAPPING.name, MAPPING.columns)
+    add_work(VISITOR_EVENTS, tables[VISITOR_EVENTS.name])
+    # every other stage, for the visitors to rebuild only: its inputs are the work tables
+    delta_tables = {
+        **tables,
+        EVENTS.name: tables[VISITOR_EVENTS.name],
+        MAPPING.name: updated(MAPPING.name),
+        **{stage.name: work(stage.name) for stage in STAGES[1:]},
+    }
+    delta_rel = dataclasses.replace(relations, tables=delta_tables)
+    for stage in STAGES[1:]:
+        add_work(stage, work(stage.name), delta_rel)
+    for stage in STAGES[1:]:
+        add_update(stage.name, stage_columns(stage, settings.depth, settings.count_columns))
+    state_rel = dataclasses.replace(relations, tables={**tables, EVENTS.name: updated(EVENTS.name)})
+    state_select = stage_select(STATE, settings, dialect, state_rel)
+    state_table = updated(STATE.name)
+    steps.append(
+        Step(
+            STATE.name,
+            "state",
+            STATE.summary,
+            state_table,
+            state_select,
+            _statements(STATE.name, dialect, state_table, state_select),
+        )
+    )
+    return Plan(
+        settings=settings,
+        dialect=dialect,
+        steps=tuple(steps),
+        source_stats=source_stats_select(dialect, dataclasses.replace(base, tables={**final})),
+        mode="incremental",
+        suffix="" if in_place else STAGING_SUFFIX,
+    )
+
+
+def _only_aliases_in(aliases: exp.Table) -> Callable[[exp.Expression], exp.Expression]:
+    def wrap(tree: exp.Expression) -> exp.Expression:
+        inside = _parse(f"SELECT a.alias FROM {aliases.sql(CANONICAL)} AS a")
+        return (
+            exp.select("m.alias", "m.dbt_visitor_id")
+            .from_(exp.Subquery(this=tree, alias=exp.TableAlias(this=exp.to_identifier("m"))))
+            .where(exp.In(this=exp.column("alias", table="m"), query=exp.Subquery(this=inside)))
+        )
+
+    return wrap
+
+
+def _update_step(
+    name: str,
+    columns: tuple[str, ...],
+    dialect: Dialect,
+    table: exp.Table,
+    target: exp.Table,
+    tables: dict[str, exp.Table],
+    in_place: bool,
+) -> Step:
+    """Replace the rows of `table` that the run rebuilt: in place, or as a new table under `target`."""
+    key, keys_step, key_column = _REPLACED_BY.get(name, _BY_VISITOR)
+    delta = exp.table_(name + WORK_SUFFIX, db=table.db)  # the rebuilt rows (a work step wrote them)
+    keys = tables[keys_step].sql(CANONICAL)
+    cols = ", ".join(columns)
+    rebuilt = f"SELECT {', '.join(f'd.{c}' for c in columns)} FROM {delta.sql(CANONICAL)} AS d"
+    summary = f"the rows of {name} for the visitors rebuilt"
+    if in_place:
+        sql = [
+            f"DELETE FROM {table.sql(CANONICAL)} WHERE {key} IN (SELECT k.{key_column} FROM {keys} AS k)",
+            f"INSERT INTO {table.sql(CANONICAL)} ({cols}) {rebuilt}",
+        ]
+        trees = [_parse(s) for s in sql]
+        statements = tuple(dialect.generate(dialect.transpile(t)) for t in trees)
+        return Step(name, "update", summary, delta, _parse(rebuilt), statements)
+    # Rows without an id are never rebuilt (they are only counted): keep them all.
+    keep = f"t.{key} IS NULL OR " if name == EVENTS.name else ""
+    select = _parse(
+        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM {table.sql(CANONICAL)} AS t "
+        f"WHERE {keep}NOT t.{key} IN (SELECT k.{key_column} FROM {keys} AS k WHERE k.{key_column} IS NOT NULL) "
+        f"UNION ALL {rebuilt}"
+    )
+    select = dialect.transpile(select)
+    return Step(name, "build", summary, target, select, _statements(name, dialect, target, select))
+
+
+def _parse(sql: str) -> exp.Expression:
+    tree = sqlglot.parse_one(sql, read=CANONICAL)
+    assert isinstance(tree, exp.Expression)
+    return tree

@@ -1,0 +1,791 @@
+-- incremental: rebuilds the visitors with rows received since analytics.jsql_state's watermark minus 86400 s; needs a full build (journey-sql apply) first
+BEGIN;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+-- jsql_new_rows: source rows received since the watermark minus the lookback, not processed before
+DROP TABLE IF EXISTS analytics.jsql_new_rows__jsql_delta;
+CREATE TABLE analytics.jsql_new_rows__jsql_delta AS
+WITH window_rows AS (
+  SELECT
+    src.id,
+    src.anonymous_id,
+    src.user_id,
+    src.event,
+    src."timestamp",
+    src.received_at,
+    1 AS is_new
+  FROM rudder.tracks AS src
+  WHERE
+    (
+      src.received_at >= (
+        SELECT
+          s.watermark - INTERVAL '86400 SECOND'
+        FROM analytics.jsql_state AS s
+      )
+      OR src.received_at IS NULL
+      OR (
+        SELECT
+          s.watermark
+        FROM analytics.jsql_state AS s
+      ) IS NULL
+    )
+), known_rows AS (
+  SELECT
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e."timestamp",
+    e.received_at,
+    0 AS is_new
+  FROM analytics.jsql_events AS e
+  WHERE
+    (
+      e.received_at >= (
+        SELECT
+          s.watermark - INTERVAL '86400 SECOND'
+        FROM analytics.jsql_state AS s
+      )
+      OR e.received_at IS NULL
+      OR (
+        SELECT
+          s.watermark
+        FROM analytics.jsql_state AS s
+      ) IS NULL
+    )
+), both_sides AS (
+  SELECT
+    w.id,
+    w.anonymous_id,
+    w.user_id,
+    w.event,
+    w."timestamp",
+    w.received_at,
+    w.is_new
+  FROM window_rows AS w
+  UNION ALL
+  SELECT
+    k.id,
+    k.anonymous_id,
+    k.user_id,
+    k.event,
+    k."timestamp",
+    k.received_at,
+    k.is_new
+  FROM known_rows AS k
+), numbered AS (
+  SELECT
+    b.id,
+    b.anonymous_id,
+    b.user_id,
+    b.event,
+    b."timestamp",
+    b.received_at,
+    b.is_new,
+    ROW_NUMBER() OVER (
+      PARTITION BY b.id, b.anonymous_id, b.user_id, b.event, b."timestamp", b.received_at, b.is_new
+      ORDER BY b.is_new
+    ) AS copy_number
+  FROM both_sides AS b
+)
+SELECT
+  n.id,
+  n.anonymous_id,
+  n.user_id,
+  n.event,
+  n."timestamp",
+  n.received_at
+FROM numbered AS n
+GROUP BY
+  n.id,
+  n.anonymous_id,
+  n.user_id,
+  n.event,
+  n."timestamp",
+  n.received_at,
+  n.copy_number
+HAVING
+  MIN(n.is_new) = 1;
+
+-- jsql_events_delta: every delivery of the ids with new rows, ranked again
+DROP TABLE IF EXISTS analytics.jsql_events__jsql_delta;
+CREATE TABLE analytics.jsql_events__jsql_delta AS
+WITH candidates AS (
+  SELECT
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e."timestamp",
+    e.received_at,
+    0 AS is_new
+  FROM analytics.jsql_events AS e
+  WHERE
+    e.id IN (
+      SELECT
+        n.id
+      FROM analytics.jsql_new_rows__jsql_delta AS n
+    )
+  UNION ALL
+  SELECT
+    n.id,
+    n.anonymous_id,
+    n.user_id,
+    n.event,
+    n."timestamp",
+    n.received_at,
+    1 AS is_new
+  FROM analytics.jsql_new_rows__jsql_delta AS n
+)
+SELECT
+  r.id,
+  r.anonymous_id,
+  r.user_id,
+  r.event,
+  r."timestamp",
+  r.received_at,
+  CASE WHEN NOT r.id IS NULL THEN r.delivery_rank END AS delivery_rank,
+  CASE
+    WHEN r.id IS NULL
+    THEN 'no id'
+    WHEN r.delivery_rank > 1
+    THEN 'redelivery'
+    WHEN NOT (
+      NOT r."timestamp" IS NULL
+    )
+    THEN 'no timestamp'
+    WHEN r.user_id IS NULL AND r.anonymous_id IS NULL
+    THEN 'no identity'
+  END AS left_out,
+  r.is_new
+FROM (
+  SELECT
+    src.id,
+    src.anonymous_id,
+    src.user_id,
+    src.event,
+    src."timestamp",
+    src.received_at,
+    src.is_new,
+    ROW_NUMBER() OVER (
+      PARTITION BY src.id
+      ORDER BY src.received_at ASC, src."timestamp" ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC, src.is_new ASC
+    ) AS delivery_rank
+  FROM candidates AS src
+) AS r;
+
+-- jsql_changed_aliases: aliases whose visitor may change
+DROP TABLE IF EXISTS analytics.jsql_changed_aliases__jsql_delta;
+CREATE TABLE analytics.jsql_changed_aliases__jsql_delta AS
+WITH changed AS (
+  SELECT
+    d.id,
+    d.user_id,
+    d.anonymous_id
+  FROM analytics.jsql_events__jsql_delta AS d
+  WHERE
+    d.delivery_rank = 1 AND d.is_new = 1
+), touched AS (
+  SELECT
+    c.user_id,
+    c.anonymous_id
+  FROM changed AS c
+  UNION ALL
+  SELECT
+    e.user_id,
+    e.anonymous_id
+  FROM analytics.jsql_events AS e
+  WHERE
+    e.delivery_rank = 1 AND e.id IN (
+      SELECT
+        c.id
+      FROM changed AS c
+    )
+)
+SELECT DISTINCT
+  a.alias
+FROM (
+  SELECT
+    t.user_id AS alias
+  FROM touched AS t
+  UNION ALL
+  SELECT
+    t.anonymous_id AS alias
+  FROM touched AS t
+) AS a
+WHERE
+  NOT a.alias IS NULL;
+
+-- jsql_events: the rows of jsql_events for the visitors rebuilt
+DELETE FROM analytics.jsql_events
+WHERE
+  id IN (
+    SELECT
+      k.id
+    FROM analytics.jsql_events__jsql_delta AS k
+  );
+INSERT INTO analytics.jsql_events (
+  id,
+  anonymous_id,
+  user_id,
+  event,
+  "timestamp",
+  received_at,
+  delivery_rank,
+  left_out
+)
+SELECT
+  d.id,
+  d.anonymous_id,
+  d.user_id,
+  d.event,
+  d."timestamp",
+  d.received_at,
+  d.delivery_rank,
+  d.left_out
+FROM analytics.jsql_events__jsql_delta AS d;
+
+-- jsql_alias_events: the events carrying those aliases
+DROP TABLE IF EXISTS analytics.jsql_alias_events__jsql_delta;
+CREATE TABLE analytics.jsql_alias_events__jsql_delta AS
+SELECT
+  e.id,
+  e.anonymous_id,
+  e.user_id,
+  e.event,
+  e."timestamp",
+  e.received_at,
+  e.delivery_rank,
+  e.left_out
+FROM analytics.jsql_events AS e
+WHERE
+  e.left_out IS NULL
+  AND (
+    e.user_id IN (
+      SELECT
+        a.alias
+      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+    )
+    OR e.anonymous_id IN (
+      SELECT
+        a.alias
+      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+    )
+  );
+
+-- dbt_aliases_mapping: identity stitching
+DROP TABLE IF EXISTS analytics.dbt_aliases_mapping__jsql_delta;
+CREATE TABLE analytics.dbt_aliases_mapping__jsql_delta AS
+SELECT
+  m.alias,
+  m.dbt_visitor_id
+FROM (
+  WITH events AS (
+    SELECT
+      e.id,
+      e.anonymous_id,
+      e.user_id,
+      e.event,
+      e."timestamp"
+    FROM analytics.jsql_alias_events__jsql_delta AS e
+    WHERE
+      e.left_out IS NULL
+  ), user_ids AS (
+    SELECT DISTINCT
+      e.user_id AS alias
+    FROM events AS e
+    WHERE
+      NOT e.user_id IS NULL
+  ), anonymous_ids AS (
+    SELECT DISTINCT
+      e.anonymous_id AS alias
+    FROM events AS e
+    WHERE
+      NOT e.anonymous_id IS NULL
+  ), latest_identification AS (
+    SELECT
+      ranked.anonymous_id,
+      ranked.user_id
+    FROM (
+      SELECT
+        e.anonymous_id,
+        e.user_id,
+        ROW_NUMBER() OVER (
+          PARTITION BY e.anonymous_id
+          ORDER BY e."timestamp" DESC NULLS LAST, e.id DESC NULLS LAST
+        ) AS recency
+      FROM events AS e
+      WHERE
+        NOT e.anonymous_id IS NULL AND NOT e.user_id IS NULL
+    ) AS ranked
+    WHERE
+      ranked.recency = 1
+  )
+  SELECT
+    u.alias,
+    u.alias AS dbt_visitor_id
+  FROM user_ids AS u
+  UNION ALL
+  SELECT
+    a.alias,
+    COALESCE(l.user_id, a.alias) AS dbt_visitor_id
+  FROM anonymous_ids AS a
+  LEFT JOIN latest_identification AS l
+    ON l.anonymous_id = a.alias
+  LEFT JOIN user_ids AS u
+    ON u.alias = a.alias
+  WHERE
+    u.alias IS NULL
+) AS m
+WHERE
+  m.alias IN (
+    SELECT
+      a.alias
+    FROM analytics.jsql_changed_aliases__jsql_delta AS a
+  );
+
+-- jsql_changed_visitors: visitors to rebuild
+DROP TABLE IF EXISTS analytics.jsql_changed_visitors__jsql_delta;
+CREATE TABLE analytics.jsql_changed_visitors__jsql_delta AS
+SELECT
+  m.dbt_visitor_id
+FROM analytics.dbt_aliases_mapping AS m
+WHERE
+  m.alias IN (
+    SELECT
+      a.alias
+    FROM analytics.jsql_changed_aliases__jsql_delta AS a
+  )
+UNION
+SELECT
+  d.dbt_visitor_id
+FROM analytics.dbt_aliases_mapping__jsql_delta AS d;
+
+-- jsql_stale_sessions: their sessions as the last build numbered them
+DROP TABLE IF EXISTS analytics.jsql_stale_sessions__jsql_delta;
+CREATE TABLE analytics.jsql_stale_sessions__jsql_delta AS
+SELECT
+  s.session_id
+FROM analytics.dbt_session_tracks AS s
+WHERE
+  s.dbt_visitor_id IN (
+    SELECT
+      v.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS v
+  );
+
+-- dbt_aliases_mapping: the rows of dbt_aliases_mapping for the visitors rebuilt
+DELETE FROM analytics.dbt_aliases_mapping
+WHERE
+  alias IN (
+    SELECT
+      k.alias
+    FROM analytics.jsql_changed_aliases__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_aliases_mapping (
+  alias,
+  dbt_visitor_id
+)
+SELECT
+  d.alias,
+  d.dbt_visitor_id
+FROM analytics.dbt_aliases_mapping__jsql_delta AS d;
+
+-- jsql_visitor_events: every event of the visitors to rebuild
+DROP TABLE IF EXISTS analytics.jsql_visitor_events__jsql_delta;
+CREATE TABLE analytics.jsql_visitor_events__jsql_delta AS
+SELECT
+  e.id,
+  e.anonymous_id,
+  e.user_id,
+  e.event,
+  e."timestamp",
+  e.received_at,
+  e.delivery_rank,
+  e.left_out
+FROM analytics.jsql_events AS e
+WHERE
+  e.left_out IS NULL
+  AND COALESCE(e.user_id, e.anonymous_id) IN (
+    SELECT
+      m.alias
+    FROM analytics.dbt_aliases_mapping AS m
+    WHERE
+      m.dbt_visitor_id IN (
+        SELECT
+          v.dbt_visitor_id
+        FROM analytics.jsql_changed_visitors__jsql_delta AS v
+      )
+  );
+
+-- dbt_mapped_tracks: events with visitor and idle time
+DROP TABLE IF EXISTS analytics.dbt_mapped_tracks__jsql_delta;
+CREATE TABLE analytics.dbt_mapped_tracks__jsql_delta AS
+WITH events AS (
+  SELECT
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e."timestamp"
+  FROM analytics.jsql_visitor_events__jsql_delta AS e
+  WHERE
+    e.left_out IS NULL
+)
+SELECT
+  e.id AS event_id,
+  e.anonymous_id,
+  m.dbt_visitor_id,
+  e."timestamp",
+  e.event,
+  CAST((
+    CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', e."timestamp")) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', e."timestamp") * 1000000) AS BIGINT)
+  ) - LAG(
+    (
+      CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', e."timestamp")) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', e."timestamp") * 1000000) AS BIGINT)
+    )
+  ) OVER (PARTITION BY m.dbt_visitor_id ORDER BY e."timestamp" ASC, e.id ASC) AS DOUBLE PRECISION) / 60000000 AS idle_time_minutes
+FROM events AS e
+INNER JOIN analytics.dbt_aliases_mapping AS m
+  ON m.alias = COALESCE(e.user_id, e.anonymous_id);
+
+-- dbt_session_tracks: sessions
+DROP TABLE IF EXISTS analytics.dbt_session_tracks__jsql_delta;
+CREATE TABLE analytics.dbt_session_tracks__jsql_delta AS
+WITH session_starts AS (
+  SELECT
+    t.dbt_visitor_id,
+    t."timestamp",
+    t.event_id
+  FROM analytics.dbt_mapped_tracks__jsql_delta AS t
+  WHERE
+    (
+      t.idle_time_minutes IS NULL
+      OR t.idle_time_minutes > CAST(1800000000 AS DOUBLE PRECISION) / 60000000
+    )
+), numbered AS (
+  SELECT
+    s.dbt_visitor_id,
+    s."timestamp" AS session_start_at,
+    ROW_NUMBER() OVER (PARTITION BY s.dbt_visitor_id ORDER BY s."timestamp" ASC, s.event_id ASC) AS session_sequence_number,
+    LEAD(s."timestamp") OVER (PARTITION BY s.dbt_visitor_id ORDER BY s."timestamp" ASC, s.event_id ASC) AS next_session_start_at
+  FROM session_starts AS s
+)
+SELECT
+  CAST(n.session_sequence_number AS VARCHAR(65535)) || ' - ' || n.dbt_visitor_id AS session_id,
+  n.dbt_visitor_id,
+  n.session_start_at,
+  n.session_sequence_number,
+  n.next_session_start_at
+FROM numbered AS n;
+
+-- dbt_track_facts: events with session and sequence number
+DROP TABLE IF EXISTS analytics.dbt_track_facts__jsql_delta;
+CREATE TABLE analytics.dbt_track_facts__jsql_delta AS
+WITH flagged AS (
+  SELECT
+    t.anonymous_id,
+    t."timestamp",
+    t.event_id,
+    t.event,
+    t.dbt_visitor_id,
+    CASE
+      WHEN (
+        t.idle_time_minutes IS NULL
+        OR t.idle_time_minutes > CAST(1800000000 AS DOUBLE PRECISION) / 60000000
+      )
+      THEN 1
+      ELSE 0
+    END AS opens_session
+  FROM analytics.dbt_mapped_tracks__jsql_delta AS t
+), numbered AS (
+  SELECT
+    f.anonymous_id,
+    f."timestamp",
+    f.event_id,
+    f.event,
+    f.dbt_visitor_id,
+    f.opens_session,
+    CAST(SUM(f.opens_session) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f."timestamp" ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS BIGINT) AS session_sequence_number,
+    ROW_NUMBER() OVER (PARTITION BY f.dbt_visitor_id ORDER BY f."timestamp" ASC, f.event_id ASC) AS visitor_event_number
+  FROM flagged AS f
+), session_openings AS (
+  SELECT
+    n.dbt_visitor_id,
+    n.session_sequence_number,
+    n.visitor_event_number AS opening_number
+  FROM numbered AS n
+  WHERE
+    n.opens_session = 1
+)
+SELECT
+  n.anonymous_id,
+  n."timestamp",
+  n.event_id,
+  n.event,
+  CAST(n.session_sequence_number AS VARCHAR(65535)) || ' - ' || n.dbt_visitor_id AS session_id,
+  n.dbt_visitor_id,
+  n.visitor_event_number - o.opening_number + 1 AS track_sequence_number
+FROM numbered AS n
+INNER JOIN session_openings AS o
+  ON o.dbt_visitor_id = n.dbt_visitor_id
+  AND o.session_sequence_number = n.session_sequence_number;
+
+-- dbt_tracks_flow: each event with the events that follow it
+DROP TABLE IF EXISTS analytics.dbt_tracks_flow__jsql_delta;
+CREATE TABLE analytics.dbt_tracks_flow__jsql_delta AS
+SELECT
+  f.event_id,
+  f.session_id,
+  f.track_sequence_number,
+  f.event,
+  f.dbt_visitor_id,
+  f."timestamp",
+  LEAD(f.event, 1) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_2,
+  LEAD(f.event, 2) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_3,
+  LEAD(f.event, 3) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_4,
+  LEAD(f.event, 4) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_5
+FROM analytics.dbt_track_facts__jsql_delta AS f;
+
+-- dbt_session_track_facts: per session: last event and event counts
+DROP TABLE IF EXISTS analytics.dbt_session_track_facts__jsql_delta;
+CREATE TABLE analytics.dbt_session_track_facts__jsql_delta AS
+SELECT
+  f.session_id,
+  MAX(f."timestamp") AS ended_at,
+  COUNT(*) AS num_pvs
+FROM analytics.dbt_track_facts__jsql_delta AS f
+GROUP BY
+  f.session_id;
+
+-- dbt_session_duration: per session: exact minutes from first to last event
+DROP TABLE IF EXISTS analytics.dbt_session_duration__jsql_delta;
+CREATE TABLE analytics.dbt_session_duration__jsql_delta AS
+SELECT
+  s.dbt_visitor_id,
+  s.session_id,
+  CAST((
+    CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', f.ended_at)) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', f.ended_at) * 1000000) AS BIGINT)
+  ) - (
+    CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', s.session_start_at)) AS BIGINT) * 1000000 + CAST(ROUND(DATE_PART('second', s.session_start_at) * 1000000) AS BIGINT)
+  ) AS DOUBLE PRECISION) / 60000000 AS session_duration
+FROM analytics.dbt_session_tracks__jsql_delta AS s
+INNER JOIN analytics.dbt_session_track_facts__jsql_delta AS f
+  ON f.session_id = s.session_id;
+
+-- dbt_user_session_facts: per visitor: first and last session start, number of sessions
+DROP TABLE IF EXISTS analytics.dbt_user_session_facts__jsql_delta;
+CREATE TABLE analytics.dbt_user_session_facts__jsql_delta AS
+SELECT
+  s.dbt_visitor_id,
+  MIN(s.session_start_at) AS first_date,
+  MAX(s.session_start_at) AS last_date,
+  COUNT(*) AS number_of_sessions
+FROM analytics.dbt_session_tracks__jsql_delta AS s
+GROUP BY
+  s.dbt_visitor_id;
+
+-- dbt_mapped_tracks: the rows of dbt_mapped_tracks for the visitors rebuilt
+DELETE FROM analytics.dbt_mapped_tracks
+WHERE
+  dbt_visitor_id IN (
+    SELECT
+      k.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_mapped_tracks (
+  event_id,
+  anonymous_id,
+  dbt_visitor_id,
+  "timestamp",
+  event,
+  idle_time_minutes
+)
+SELECT
+  d.event_id,
+  d.anonymous_id,
+  d.dbt_visitor_id,
+  d."timestamp",
+  d.event,
+  d.idle_time_minutes
+FROM analytics.dbt_mapped_tracks__jsql_delta AS d;
+
+-- dbt_session_tracks: the rows of dbt_session_tracks for the visitors rebuilt
+DELETE FROM analytics.dbt_session_tracks
+WHERE
+  dbt_visitor_id IN (
+    SELECT
+      k.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_session_tracks (
+  session_id,
+  dbt_visitor_id,
+  session_start_at,
+  session_sequence_number,
+  next_session_start_at
+)
+SELECT
+  d.session_id,
+  d.dbt_visitor_id,
+  d.session_start_at,
+  d.session_sequence_number,
+  d.next_session_start_at
+FROM analytics.dbt_session_tracks__jsql_delta AS d;
+
+-- dbt_track_facts: the rows of dbt_track_facts for the visitors rebuilt
+DELETE FROM analytics.dbt_track_facts
+WHERE
+  dbt_visitor_id IN (
+    SELECT
+      k.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_track_facts (
+  anonymous_id,
+  "timestamp",
+  event_id,
+  event,
+  session_id,
+  dbt_visitor_id,
+  track_sequence_number
+)
+SELECT
+  d.anonymous_id,
+  d."timestamp",
+  d.event_id,
+  d.event,
+  d.session_id,
+  d.dbt_visitor_id,
+  d.track_sequence_number
+FROM analytics.dbt_track_facts__jsql_delta AS d;
+
+-- dbt_tracks_flow: the rows of dbt_tracks_flow for the visitors rebuilt
+DELETE FROM analytics.dbt_tracks_flow
+WHERE
+  dbt_visitor_id IN (
+    SELECT
+      k.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_tracks_flow (
+  event_id,
+  session_id,
+  track_sequence_number,
+  event,
+  dbt_visitor_id,
+  "timestamp",
+  event_2,
+  event_3,
+  event_4,
+  event_5
+)
+SELECT
+  d.event_id,
+  d.session_id,
+  d.track_sequence_number,
+  d.event,
+  d.dbt_visitor_id,
+  d."timestamp",
+  d.event_2,
+  d.event_3,
+  d.event_4,
+  d.event_5
+FROM analytics.dbt_tracks_flow__jsql_delta AS d;
+
+-- dbt_session_track_facts: the rows of dbt_session_track_facts for the visitors rebuilt
+DELETE FROM analytics.dbt_session_track_facts
+WHERE
+  session_id IN (
+    SELECT
+      k.session_id
+    FROM analytics.jsql_stale_sessions__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_session_track_facts (
+  session_id,
+  ended_at,
+  num_pvs
+)
+SELECT
+  d.session_id,
+  d.ended_at,
+  d.num_pvs
+FROM analytics.dbt_session_track_facts__jsql_delta AS d;
+
+-- dbt_session_duration: the rows of dbt_session_duration for the visitors rebuilt
+DELETE FROM analytics.dbt_session_duration
+WHERE
+  dbt_visitor_id IN (
+    SELECT
+      k.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_session_duration (
+  dbt_visitor_id,
+  session_id,
+  session_duration
+)
+SELECT
+  d.dbt_visitor_id,
+  d.session_id,
+  d.session_duration
+FROM analytics.dbt_session_duration__jsql_delta AS d;
+
+-- dbt_user_session_facts: the rows of dbt_user_session_facts for the visitors rebuilt
+DELETE FROM analytics.dbt_user_session_facts
+WHERE
+  dbt_visitor_id IN (
+    SELECT
+      k.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  );
+INSERT INTO analytics.dbt_user_session_facts (
+  dbt_visitor_id,
+  first_date,
+  last_date,
+  number_of_sessions
+)
+SELECT
+  d.dbt_visitor_id,
+  d.first_date,
+  d.last_date,
+  d.number_of_sessions
+FROM analytics.dbt_user_session_facts__jsql_delta AS d;
+
+-- jsql_state: what this build was made from: settings, semantics version, newest received_at processed
+DROP TABLE IF EXISTS analytics.jsql_state;
+CREATE TABLE analytics.jsql_state AS
+SELECT
+  CAST(1 AS INTEGER) AS semantics_version,
+  '0.1.0' AS journey_sql_version,
+  CAST(1800000000 AS BIGINT) AS session_timeout_us,
+  CAST(5 AS INTEGER) AS depth,
+  '[]' AS count_events,
+  '25fbfa4782b67eb0' AS source_hash,
+  MAX(e.received_at) AS watermark,
+  COUNT(*) AS rows_processed
+FROM analytics.jsql_events AS e;
+
+-- drop the work tables
+DROP TABLE IF EXISTS analytics.jsql_new_rows__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_events__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_changed_aliases__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_alias_events__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_aliases_mapping__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_changed_visitors__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_stale_sessions__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_visitor_events__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_mapped_tracks__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_session_tracks__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_track_facts__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_tracks_flow__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_session_track_facts__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_session_duration__jsql_delta;
+DROP TABLE IF EXISTS analytics.dbt_user_session_facts__jsql_delta;
+
+COMMIT;
