@@ -345,9 +345,10 @@ def duckdb_file(path: Path, rows: list[dict]) -> None:
             "CREATE OR REPLACE TABLE rudder.tracks (id VARCHAR, anonymous_id VARCHAR, user_id VARCHAR, "
             "event VARCHAR, timestamp TIMESTAMP, received_at TIMESTAMP)"
         )
-        con.executemany(
-            "INSERT INTO rudder.tracks VALUES (?, ?, ?, ?, ?, ?)", [[r[c] for c in SOURCE_COLUMNS] for r in rows]
-        )
+        if rows:
+            con.executemany(
+                "INSERT INTO rudder.tracks VALUES (?, ?, ?, ?, ?, ?)", [[r[c] for c in SOURCE_COLUMNS] for r in rows]
+            )
     finally:
         con.close()
 
