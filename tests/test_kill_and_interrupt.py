@@ -272,8 +272,9 @@ def test_a_second_concurrent_run_into_the_same_schema_is_told_to_wait(pg: dict[s
 
 # -- incremental runs --------------------------------------------------------------------------
 #
-# The source's newest 10% of rows (by received_at) are appended after a full
-# build; an incremental apply is then SIGKILLed at several points. After each
+# A source of the demo's oldest 6,000 events (by received_at): the newest 10% of
+# them are appended after a full build of the rest; an incremental apply is then
+# SIGKILLed at several points. After each
 # kill the target schema (tables and state) is exactly as before the run, or
 # exactly as the finished run leaves it (a run that got to COMMIT first), and
 # the next apply gives the full refresh's tables.
@@ -326,18 +327,21 @@ def stage_tables(snapshot: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
 
 @pytest.fixture
 def duck_incremental(template_db: Path, tmp_path: Path) -> tuple[Path, list[str]]:
-    """A DuckDB file built from 90% of the source, with the newest 10% appended since."""
+    """A DuckDB file built from 90% of tracks_incr, with the newest 10% appended since."""
     path = tmp_path / "built.duckdb"  # not incr.duckdb: a catalog named like the schema is ambiguous
     shutil.copy(template_db, path)
     conn = ["--connection", f"duckdb:///{path}", "--threads", "1", *INCREMENTAL]
     con = duckdb.connect(str(path))
-    cut = con.execute("SELECT quantile_disc(received_at, 0.9) FROM rudder.tracks").fetchone()[0]
+    cut, end = con.execute("SELECT quantile_disc(received_at, [0.27, 0.3]) FROM rudder.tracks").fetchone()[0]
     con.execute("CREATE TABLE rudder.tracks_incr AS SELECT * FROM rudder.tracks WHERE received_at <= ?", [cut])
     con.close()
     output = run_ok(conn, tmp_path)
     assert "full" in output.lower(), output
     con = duckdb.connect(str(path))
-    con.execute("INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at > ?", [cut])
+    con.execute(
+        "INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at > ? AND received_at <= ?",
+        [cut, end],
+    )
     con.close()
     return path, conn
 
@@ -372,12 +376,15 @@ def test_sigkill_mid_incremental_run_on_duckdb_then_the_next_run_equals_a_full_r
 
 @pytest.fixture
 def pg_incremental(pg: dict[str, Any]) -> dict[str, Any]:
-    """tracks_incr beside the module's rudder.tracks: the newest 10% of its rows are appended by the test."""
+    """tracks_incr beside the module's rudder.tracks: the demo's oldest 6,000 events, whose newest 10% the
+    test appends after a full build of the rest."""
     with pg["cluster"].admin(dbname=pg["database"]) as con:
         con.execute("DROP TABLE IF EXISTS rudder.tracks_incr")
         con.execute("CREATE TABLE rudder.tracks_incr (LIKE rudder.tracks)")
-        cut = con.execute("SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY received_at) FROM rudder.tracks")
-    return {**pg, "conn": [*pg["conn"], *INCREMENTAL], "cut": cut.fetchone()[0]}
+        cut, end = con.execute(
+            "SELECT percentile_disc(ARRAY[0.27, 0.3]) WITHIN GROUP (ORDER BY received_at) FROM rudder.tracks"
+        ).fetchone()[0]
+    return {**pg, "conn": [*pg["conn"], *INCREMENTAL], "cut": cut, "end": end}
 
 
 def pg_schema_snapshot(pg: dict[str, Any], schema: str = "incr") -> dict[str, list[tuple]]:
@@ -392,13 +399,16 @@ def pg_schema_snapshot(pg: dict[str, Any], schema: str = "incr") -> dict[str, li
 
 
 def pg_rebuild_first_part(pg: dict[str, Any], tmp_path: Path) -> None:
-    """Back to a full build of the older 90%, then the newest 10% appended."""
+    """Back to a full build of the older 90% of tracks_incr, then its newest 10% appended."""
     with pg["cluster"].admin(dbname=pg["database"]) as con:
         con.execute("TRUNCATE rudder.tracks_incr")
         con.execute("INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at <= %s", [pg["cut"]])
     run_ok([*pg["conn"], "--full-refresh"], tmp_path, pg["env"])
     with pg["cluster"].admin(dbname=pg["database"]) as con:
-        con.execute("INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at > %s", [pg["cut"]])
+        con.execute(
+            "INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at > %s AND received_at <= %s",
+            [pg["cut"], pg["end"]],
+        )
 
 
 def test_sigkill_mid_incremental_run_on_postgres_then_the_next_run_equals_a_full_refresh(
