@@ -297,7 +297,7 @@ def apply(
     engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit, create=reads_files)
     with closing_engine(engine):
         if dry_run:
-            estimates = dry_run_pipeline(engine, settings)
+            mode, estimates = dry_run_pipeline(engine, settings, full_refresh)
         else:
             report = run_pipeline(
                 engine,
@@ -307,9 +307,11 @@ def apply(
                 full_refresh=full_refresh,
             )
     if dry_run:
+        click.echo(f"{mode} build")
         for stage, scanned in estimates:
             click.echo(
-                f"{stage:<22} {'unknown until the tables exist (first run)' if scanned is None else f'{scanned:,} bytes'}"
+                f"{stage:<22} "
+                f"{'unknown until its inputs exist (built earlier in the run)' if scanned is None else f'{scanned:,} bytes'}"
             )
         click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
         return

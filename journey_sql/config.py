@@ -39,6 +39,7 @@ KNOWN_KEYS = frozenset(
         "session_timeout",
         "depth",
         "count_events",
+        "lookback",
         "threads",
         "memory_limit",
         "targets",

@@ -100,7 +100,7 @@ def run_demo(
             check_demo_may_write(engine.con, database, settings)  # type: ignore[attr-defined]
         echo(f"generating {events:,} sample events in {database} ({settings.source_schema}.{settings.source_table})")
         generate(engine.con, events, seed, settings.source_schema, settings.source_table)  # type: ignore[attr-defined]
-        report = run_pipeline(engine, settings, echo=echo)
+        report = run_pipeline(engine, settings, echo=echo, full_refresh=True)  # the data was just generated
         summary = summarise(engine.con, settings)  # type: ignore[attr-defined]
         summary["paths"] = top_paths(engine, settings, steps=5, top=10)
         data = build_report(engine, settings, DEMO_FUNNEL)

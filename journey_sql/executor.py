@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
-from journey_sql.incremental import CHANGED_VISITORS, NEW_ROWS, compile_incremental_plan, decide
+from journey_sql.incremental import CHANGED_VISITORS, NEW_ROWS, Decision, compile_incremental_plan, decide
 from journey_sql.plan import Plan, compile_plan
 from journey_sql.render import Relations, check_names, stage_select
 from journey_sql.settings import Settings
@@ -216,31 +216,53 @@ def run_pipeline(
             )
     _step(engine, "Checking the source table", check_source, engine, settings)
     real = _step(engine, "Looking up the source's real names", real_source, engine, settings)
-    decision = _step(engine, "Reading the last build's state", decide, engine, settings, full_refresh)
-    report = RunReport(mode="incremental" if decision.incremental else "full", reason=decision.reason)
-    echo(f"{report.mode} build: {decision.reason}")
-    if decision.incremental:
-        plan = compile_incremental_plan(settings, engine.dialect, real, in_place=engine.row_level_dml)
-        known = _step(engine, "Counting the rows the last build read", _known_in_window, engine, plan, real)
-    else:
-        plan = compile_plan(settings, engine.dialect, real)
+    report = RunReport()
     if engine.transactional_ddl:
-        _run_in_transaction(engine, plan, report, echo, explain)
+        # deciding inside the transaction, after the schema lock: a second run is told to wait at once
+        prepare = lambda: _prepare(engine, settings, real, full_refresh, report, echo)  # noqa: E731
+        _run_in_transaction(engine, settings, prepare, report, echo, explain)
     else:
+        prepared = _prepare(engine, settings, real, full_refresh, report, echo)
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
-        if plan.mode == "incremental":
-            _run_incremental(engine, plan, report, echo, explain)
+        if prepared.plan.mode == "incremental":
+            _run_incremental(engine, prepared.plan, report, echo, explain)
+            _finish_incremental(engine, prepared, report)
         else:
-            _run_with_staging(engine, plan, report, echo, explain)
-    if decision.incremental:
-        report.source = _step(engine, "Counting the source rows", source_stats, engine, plan)
-        rows = {r.stage: r.rows for r in report.stages}
-        report.new_rows = rows[NEW_ROWS.name]
-        report.visitors_rebuilt = rows[CHANGED_VISITORS.name]
-        report.window_rows = known + report.new_rows
-        if decision.source_rows is not None and decision.rows_processed is not None:
-            report.missed_rows = max(0, decision.source_rows - decision.rows_processed - report.new_rows)
+            _run_with_staging(engine, prepared.plan, report, echo, explain)
     return report
+
+
+@dataclass
+class _Prepared:
+    plan: Plan
+    decision: Decision
+    known_in_window: int = 0
+
+
+def _prepare(
+    engine: Engine, settings: Settings, real: exp.Expression | None, full_refresh: bool, report: RunReport, echo: Echo
+) -> _Prepared:
+    """Decide full or incremental (reading the last build's state) and compile the plan for it."""
+    decision = _step(engine, "Reading the last build's state", decide, engine, settings, full_refresh)
+    report.mode, report.reason = ("incremental" if decision.incremental else "full"), decision.reason
+    echo(f"{report.mode} build: {decision.reason}")
+    if not decision.incremental:
+        return _Prepared(compile_plan(settings, engine.dialect, real), decision)
+    plan = compile_incremental_plan(settings, engine.dialect, real, in_place=engine.row_level_dml)
+    known = _step(engine, "Counting the rows the last build read", _known_in_window, engine, plan, real)
+    return _Prepared(plan, decision, known)
+
+
+def _finish_incremental(engine: Engine, prepared: _Prepared, report: RunReport) -> None:
+    """The incremental run's counts: the whole source's (from the events table), rows read, visitors rebuilt."""
+    decision = prepared.decision
+    report.source = _step(engine, "Counting the source rows", source_stats, engine, prepared.plan)
+    rows = {r.stage: r.rows for r in report.stages}
+    report.new_rows = rows[NEW_ROWS.name]
+    report.visitors_rebuilt = rows[CHANGED_VISITORS.name]
+    report.window_rows = prepared.known_in_window + report.new_rows
+    if decision.source_rows is not None and decision.rows_processed is not None:
+        report.missed_rows = max(0, decision.source_rows - decision.rows_processed - report.new_rows)
 
 
 def _known_in_window(engine: Engine, plan: Plan, real: exp.Expression | None) -> int:
@@ -260,6 +282,8 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
                 explain(f"-- plan for {step.name}\n{shown or '(this engine offers no plan)'}\n")
             for sql in step.statements:
                 engine.execute(sql)
+            if step.kind in ("events", "stage", "work"):  # read by later steps
+                engine.analyze(step.relation)
             if step.kind == "invalidate":
                 unchanged = (
                     " Some tables may be partly updated; the build state was dropped first, so the next apply "
@@ -287,12 +311,14 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
         echo(f"{step.name:<22} {rows:>12,} {what.get(step.kind, 'rows')} {result.seconds:8.2f} s")
 
 
-def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int | None]]:
-    """(stage, bytes it would scan) without building anything, where the engine can estimate.
+def dry_run_pipeline(
+    engine: Engine, settings: Settings, full_refresh: bool = False
+) -> tuple[str, list[tuple[str, int | None]]]:
+    """The build apply would run ("full"/"incremental") and (step, bytes it would scan), building nothing.
 
-    Stages are estimated against the current tables, so a refresh gets a number
-    for every stage; on a first run, a stage whose inputs do not exist yet is
-    None (unknown).
+    Steps are estimated against the current tables, so a refresh gets a number
+    for every stage; a step whose inputs do not exist yet (a first run's
+    stages, an incremental run's work tables) is None (unknown).
     """
     dry_run = getattr(engine, "dry_run", None)
     if dry_run is None:
@@ -301,7 +327,11 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
         )
     check_names(settings, engine.dialect)
     _step(engine, "Checking the source table", check_source, engine, settings)
-    plan = compile_plan(settings, engine.dialect)
+    decision = _step(engine, "Reading the last build's state", decide, engine, settings, full_refresh)
+    if decision.incremental:
+        plan = compile_incremental_plan(settings, engine.dialect, in_place=engine.row_level_dml)
+    else:
+        plan = compile_plan(settings, engine.dialect)
     schema = settings.schema.lower()
     built = (
         {t.lower() for t in engine.tables(settings.schema)}
@@ -311,12 +341,20 @@ def dry_run_pipeline(engine: Engine, settings: Settings) -> list[tuple[str, int 
     estimates: list[tuple[str, int | None]] = []
     for step in plan.steps:
         inputs = {t.name.lower() for t in step.select.find_all(exp.Table) if t.db.lower() == schema}
+        if step.kind == "invalidate":
+            continue
         estimates.append((step.name, None if inputs - built else dry_run(engine.dialect.generate(step.select))))
-    return estimates
+    return plan.mode, estimates
 
 
-def _run_in_transaction(engine: Engine, plan: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:
-    settings = plan.settings
+def _run_in_transaction(
+    engine: Engine,
+    settings: Settings,
+    prepare: Callable[[], _Prepared],
+    report: RunReport,
+    echo: Echo,
+    explain: Echo | None,
+) -> None:
     engine.begin()
     try:
         # Inside the transaction: a second run into the same schema is told so
@@ -328,10 +366,13 @@ def _run_in_transaction(engine: Engine, plan: Plan, report: RunReport, echo: Ech
                 "connection is gone, at the latest when the query it was running ends.) No tables were changed."
             )
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
-        _build_stages(engine, plan, report, echo, explain)
-        for step in plan.steps:
+        prepared = prepare()
+        _build_stages(engine, prepared.plan, report, echo, explain)
+        for step in prepared.plan.steps:
             if step.kind == "work":
                 _step(engine, f"Dropping the work table {step.relation.name}", engine.drop_table, step.relation)
+        if prepared.decision.incremental:
+            _finish_incremental(engine, prepared, report)
         engine.commit()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
@@ -363,8 +404,8 @@ def _run_with_staging(engine: Engine, final: Plan, report: RunReport, echo: Echo
         else:
             message = (
                 f"Interrupted (Ctrl-C) while putting the new tables in place: {replaced} of {len(final.steps)} "
-                f"tables in {settings.schema} are new, the others are from the previous run. "
-                "Run apply again to finish."
+                f"tables in {settings.schema} are new, the others are from the previous run; the build state "
+                "was removed first, so the next apply rebuilds everything."
             )
         raise InterruptedRun(message) from None
     finally:

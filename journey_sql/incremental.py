@@ -36,7 +36,9 @@ WORK_SUFFIX = "__jsql_delta"
 STAGING_SUFFIX = "__jsql_build"  # the same suffix full builds stage under (executor.STAGING_SUFFIX)
 
 # The work steps' templates, in run order, with the name of the table each writes (+ WORK_SUFFIX).
-NEW_ROWS = Stage("jsql_new_rows", "source rows received since the watermark minus the lookback, not processed before", ())
+NEW_ROWS = Stage(
+    "jsql_new_rows", "source rows received since the watermark minus the lookback, not processed before", ()
+)
 EVENTS_DELTA = Stage("jsql_events_delta", "every delivery of the ids with new rows, ranked again", ())
 CHANGED_ALIASES = Stage("jsql_changed_aliases", "aliases whose visitor may change", ())
 ALIAS_EVENTS = Stage("jsql_alias_events", "the events carrying those aliases", ())
@@ -85,6 +87,9 @@ def decide(engine: Engine, settings: Settings, full_refresh: bool) -> Decision:
     missing = [s.name for s in PLAN_STAGES if s.name not in present]
     if missing:
         return Decision(False, f"{schema}.{missing[0]} is missing")
+    found = engine.columns(schema, STATE.name) or {}
+    if set(found) != set(STATE.columns):
+        return Decision(False, f"{schema}.{STATE.name} has other columns than this journey-sql writes")
     columns = ", ".join(STATE.columns)
     rows = engine.query(f"SELECT {columns} FROM {engine.sql(exp.table_(STATE.name, db=schema))}")
     if len(rows) != 1:

@@ -144,9 +144,7 @@ def parse_lookback(value: str | float | None) -> int:
     text = str(value).strip().lower()
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text)
     if isinstance(value, bool) or not match:
-        raise ConfigError(
-            f"--lookback must be a duration such as 24h, 90m, 2d or 3600s, got {value!r}."
-        )
+        raise ConfigError(f"--lookback must be a duration such as 24h, 90m, 2d or 3600s, got {value!r}.")
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
     if seconds != int(seconds):
         raise ConfigError(f"--lookback must be a whole number of seconds, got {value!r} ({seconds:g} s).")

@@ -51,6 +51,7 @@ TARGET_KEYS = frozenset(
         "schema",
         "session_timeout",
         "depth",
+        "lookback",
         "threads",
         "memory_limit",
         "layout",

@@ -101,7 +101,7 @@ def test_paths_and_funnel_match_reference_on_duckdb(duck, case, steps, top, star
     timeout, depth, rows = case
     duck.load(rows)
     s = Settings.create(session_timeout=timeout, depth=depth)
-    run_pipeline(duck.engine, s)
+    run_pipeline(duck.engine, s, full_refresh=True)
     tables = compute(rows, timeout, depth)
 
     result = top_paths(duck.engine, s, steps, top, start)

@@ -38,7 +38,8 @@ def test_benchmark_smoke_run(bench, tmp_path: Path) -> None:  # type: ignore[no-
         assert tables[name]["rows"] == expected["placeable_events"], name
     assert 0 < tables["dbt_session_tracks"]["rows"] < expected["placeable_events"]
     # the CLI's per-stage timings were parsed for every stage, in run order
-    assert list(first["stages"]) == ["jsql_events", *bench.JOURNEY_TABLES]  # the events step reads the source
+    # the events step reads the source; the state records the build
+    assert list(first["stages"]) == ["jsql_events", *bench.JOURNEY_TABLES, "jsql_state"]
     assert "duplicate deliveries dropped" in first["cli_output"]
     assert first["threads"] == 2
     # a second run on a fresh copy builds exactly the same tables

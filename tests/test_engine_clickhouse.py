@@ -167,7 +167,7 @@ def test_a_source_without_nullable_columns_on_demo_data(ch, demo_rows) -> None:
 @needs_chdb
 def test_output_columns_keep_nulls_and_tables_are_mergetree(ch, demo_rows) -> None:
     _load_not_nullable(ch, _not_nullable(demo_rows[:300]))
-    run_pipeline(ch.engine, Settings.create(source_schema="rudder_nn", schema="journeys_nn"))
+    run_pipeline(ch.engine, Settings.create(source_schema="rudder_nn", schema="journeys_nn"), full_refresh=True)
     types = dict(
         ch.engine.query(
             "SELECT concat(table, '.', name), type FROM system.columns WHERE database = 'journeys_nn' "
@@ -181,7 +181,8 @@ def test_output_columns_keep_nulls_and_tables_are_mergetree(ch, demo_rows) -> No
         "dbt_tracks_flow.event_5": "Nullable(String)",
     }
     engines = ch.engine.query(
-        "SELECT DISTINCT engine, sorting_key != '' FROM system.tables WHERE database = 'journeys_nn'"
+        "SELECT DISTINCT engine, sorting_key != '' FROM system.tables WHERE database = 'journeys_nn' "
+        "AND name != 'jsql_state'"  # one row, no key
     )
     assert engines == [("MergeTree", 1)]
 
@@ -218,9 +219,9 @@ def test_source_check_reads_clickhouse_types(ch) -> None:
 def test_a_rerun_exchanges_tables_and_a_failed_run_keeps_the_old_ones(ch, demo_rows, monkeypatch) -> None:
     s = Settings.create(schema="journeys_swap")
     ch.load(demo_rows[:200])
-    run_pipeline(ch.engine, s)
+    run_pipeline(ch.engine, s, full_refresh=True)
     ch.load(demo_rows[:400])
-    run_pipeline(ch.engine, s)  # replaces every table through EXCHANGE TABLES
+    run_pipeline(ch.engine, s, full_refresh=True)  # replaces every table through EXCHANGE TABLES
     assert ch.engine.count_rows(sqlglot.exp.table_("dbt_mapped_tracks", db="journeys_swap")) == len(
         compute(demo_rows[:400]).mapped_tracks
     )
@@ -237,7 +238,7 @@ def test_a_rerun_exchanges_tables_and_a_failed_run_keeps_the_old_ones(ch, demo_r
     ch.load(demo_rows[:100])
     failed = r"^Stage dbt_session_tracks failed on chdb:.*Memory limit .total. exceeded\..* No tables were changed"
     with pytest.raises(StageError, match=failed):
-        run_pipeline(ch.engine, s)
+        run_pipeline(ch.engine, s, full_refresh=True)
     monkeypatch.undo()
     assert ch.fetch(s) == before
     assert not [t for t in ch.engine.tables("journeys_swap") if "__" in t]
@@ -250,7 +251,7 @@ def test_a_database_that_cannot_swap_tables_is_refused_before_any_stage(ch) -> N
     ch.load([])
     ch.engine.execute("CREATE DATABASE IF NOT EXISTS journeys_mem ENGINE = Memory")
     with pytest.raises(JourneyError, match="Database journeys_mem uses ClickHouse's Memory database engine"):
-        run_pipeline(ch.engine, Settings.create(schema="journeys_mem"))
+        run_pipeline(ch.engine, Settings.create(schema="journeys_mem"), full_refresh=True)
     assert ch.engine.tables("journeys_mem") == []
 
 
@@ -367,7 +368,7 @@ def test_the_server_engine_statements_build_the_reference_tables(ch, demo_rows) 
     ch.load(rows)
     s = Settings.create(schema="journeys_server")
     for _ in range(2):  # the first run RENAMEs the staging tables, the second EXCHANGEs them
-        run_pipeline(server, s)
+        run_pipeline(server, s, full_refresh=True)
     assert_matches_reference(ch.fetch(s), compute(rows), "clickhouse server engine")
     renamed = "RENAME TABLE journeys_server.dbt_aliases_mapping__jsql_build TO journeys_server.dbt_aliases_mapping"
     assert renamed in client.statements
@@ -469,4 +470,5 @@ def test_render_for_clickhouse_parses_as_create_database_and_one_statement_per_s
         "dbt_session_track_facts",
         "dbt_session_duration",
         "dbt_user_session_facts",
+        "jsql_state",
     ]

@@ -60,7 +60,7 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
         cwd=workdir,
     )
     assert render.returncode == 0, render.stderr
-    assert render.stdout.count("CREATE OR REPLACE TABLE") == 9  # the events table and every stage
+    assert render.stdout.count("CREATE OR REPLACE TABLE") == 10  # the events table, every stage and the state
 
     # one version: the wheel's name and metadata, the installed package and --version all say __init__'s
     init = (ROOT / "journey_sql" / "__init__.py").read_text()

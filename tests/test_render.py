@@ -197,3 +197,33 @@ def test_the_plan_reads_the_source_once(dialect: str) -> None:
         assert reads == ["jsql_events"] * tables, reads
         assert not [t for t in plan.source_stats.find_all(exp.Table) if t.db.lower() == "rudder"]
         assert plan.script().split("\n", 1)[1].lower().replace("`", "").count("rudder.tracks") == 1  # no header
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_the_incremental_plan_reads_the_source_once_and_drops_its_work_tables(dialect: str) -> None:
+    """Only the new-rows step names the source; every work table is dropped at the end of the script."""
+    from journey_sql.incremental import WORK_SUFFIX, compile_incremental_plan
+
+    d = get_dialect(dialect)
+    for in_place in (True, False):
+        plan = compile_incremental_plan(DEFAULT, d, in_place=in_place)
+        reads = [s.name for s in plan.steps for t in s.select.find_all(exp.Table) if t.db.lower() == "rudder"]
+        assert reads == ["jsql_new_rows"], reads
+        work = [s.relation.name for s in plan.steps if s.kind == "work"]
+        assert work and all(name.endswith(WORK_SUFFIX) for name in work)
+        # every table a later step reads was written by an earlier step or is a table of the last build
+        written: set[str] = set()
+        finals = {s.name for s in PLAN_STAGES}
+        for step in plan.steps:
+            for table in step.select.find_all(exp.Table):
+                if table.db.lower() == "analytics":
+                    assert table.name in written or table.name in finals, (step.name, table.name)
+            written.add(step.relation.name)
+        if in_place and d.row_level_dml:
+            script = plan.script()
+            assert all(f"DROP TABLE IF EXISTS analytics.{name}" in script.replace("`", "") for name in work)
+            # without transactional DDL the state goes first and comes back last: a stopped run leaves none
+            if not d.transactional_ddl:
+                drop_state = script.index("DROP TABLE IF EXISTS analytics.jsql_state")
+                first_delete = script.index("DELETE FROM")
+                assert drop_state < first_delete < script.rindex("analytics.jsql_state")

@@ -87,7 +87,7 @@ def test_apply_with_a_dbt_profile_uses_its_connection_and_schema(profiles_dir: P
         ).fetchall()
     }
     con.close()
-    assert len(tables) == 9  # every stage and the events table
+    assert len(tables) == 10  # every stage, the events table and the state
 
 
 @pytest.mark.parametrize(

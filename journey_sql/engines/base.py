@@ -209,6 +209,9 @@ class Engine:
     def create_schema(self, schema: str) -> None:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.sql(exp.to_identifier(schema))}")
 
+    def analyze(self, table: exp.Table) -> None:
+        """After a step wrote `table`: give the planner what it needs to plan the steps that read it."""
+
     def count_rows(self, table: exp.Table) -> int:
         return int(self.query(f"SELECT COUNT(*) FROM {self.sql(table)}")[0][0])
 

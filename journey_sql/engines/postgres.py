@@ -14,6 +14,8 @@ import hashlib
 from typing import Any
 from urllib.parse import quote
 
+from sqlglot import exp
+
 from journey_sql.connection import ConnectionSpec, redact_secrets
 from journey_sql.engines.base import DBAPIEngine, import_driver, profile_pick, profile_query
 from journey_sql.errors import ConfigError, ConnectionError_
@@ -60,6 +62,13 @@ class PostgresFamily(DBAPIEngine):
 
     def explain(self, sql: str) -> str:
         return "\n".join(str(row[0]) for row in self.query(f"EXPLAIN {sql}"))
+
+    def analyze(self, table: exp.Table) -> None:
+        # A table created inside the run's transaction has no statistics until
+        # autovacuum sees it committed, so the planner guesses its size and can
+        # pick nested loops over the next step's joins (22 s instead of 0.3 s for
+        # the alias mapping of 100k events). ANALYZE samples it in the transaction.
+        self.execute(f"ANALYZE {self.sql(table)}")
 
 
 class PostgresEngine(PostgresFamily):

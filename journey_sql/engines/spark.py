@@ -64,6 +64,7 @@ class SparkEngine(Engine):
     transactional_ddl = False
     # Parquet tables in the session catalog take no DELETE or UPDATE
     row_level_dml = False
+    cheap_source_count = True  # Parquet footers hold row counts
     replace_strategy = "drop_rename"  # two catalog operations, not atomic
 
     @classmethod

@@ -72,6 +72,20 @@ WITH window_rows AS (
     k.received_at,
     k.is_new
   FROM known_rows AS k
+), per_id AS (
+  SELECT
+    b.id,
+    SUM(b.is_new) AS source_rows,
+    COUNT(*) - SUM(b.is_new) AS known_rows
+  FROM both_sides AS b
+  GROUP BY
+    b.id
+), redelivered AS (
+  SELECT
+    p.id
+  FROM per_id AS p
+  WHERE
+    p.known_rows > 0 AND p.source_rows > p.known_rows AND NOT p.id IS NULL
 ), numbered AS (
   SELECT
     b.id,
@@ -86,7 +100,26 @@ WITH window_rows AS (
       ORDER BY b.is_new NULLS LAST
     ) AS copy_number
   FROM both_sides AS b
+  WHERE
+    b.id IS NULL OR b.id IN (
+      SELECT
+        r.id
+      FROM redelivered AS r
+    )
 )
+SELECT
+  b.id,
+  b.anonymous_id,
+  b.user_id,
+  b.event,
+  b.timestamp,
+  b.received_at
+FROM both_sides AS b
+INNER JOIN per_id AS p
+  ON p.id = b.id
+WHERE
+  p.known_rows = 0 AND b.is_new = 1
+UNION ALL
 SELECT
   n.id,
   n.anonymous_id,
@@ -116,7 +149,8 @@ WITH candidates AS (
     e.event,
     e.timestamp,
     e.received_at,
-    0 AS is_new
+    0 AS is_new,
+    e.delivery_rank AS old_rank
   FROM analytics.jsql_events AS e
   WHERE
     e.id IN (
@@ -132,7 +166,8 @@ WITH candidates AS (
     n.event,
     n.timestamp,
     n.received_at,
-    1 AS is_new
+    1 AS is_new,
+    CAST(NULL AS INT64) AS old_rank
   FROM analytics.jsql_new_rows__jsql_delta AS n
 )
 SELECT
@@ -155,7 +190,8 @@ SELECT
     WHEN r.user_id IS NULL AND r.anonymous_id IS NULL
     THEN 'no identity'
   END AS left_out,
-  r.is_new
+  r.is_new,
+  r.old_rank
 FROM (
   SELECT
     src.id,
@@ -165,6 +201,7 @@ FROM (
     src.timestamp,
     src.received_at,
     src.is_new,
+    src.old_rank,
     ROW_NUMBER() OVER (
       PARTITION BY src.id
       ORDER BY src.received_at ASC NULLS LAST, src.timestamp ASC NULLS LAST, src.event ASC NULLS LAST, src.anonymous_id ASC NULLS LAST, src.user_id ASC NULLS LAST, src.is_new ASC NULLS LAST
@@ -189,11 +226,11 @@ WITH changed AS (
   FROM changed AS c
   UNION ALL
   SELECT
-    e.user_id,
-    e.anonymous_id
-  FROM analytics.jsql_events AS e
+    d.user_id,
+    d.anonymous_id
+  FROM analytics.jsql_events__jsql_delta AS d
   WHERE
-    e.delivery_rank = 1 AND e.id IN (
+    d.old_rank = 1 AND d.id IN (
       SELECT
         c.id
       FROM changed AS c

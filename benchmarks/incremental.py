@@ -1,0 +1,343 @@
+"""Benchmark incremental builds against a full refresh of the same data, and check they are equal.
+
+    python benchmarks/incremental.py --events 10000000 --postgres-events 1000000
+
+For each size: the sample tracks are generated once (journey_sql.sample_data) and
+split by received_at into a history and a newest batch (the last 1% of rows, about
+7 hours of the 30-day sample), to which a few hundred hard cases are added: late
+events with old timestamps, stragglers (rows received before the history's newest
+received_at but loaded only now), redeliveries of processed ids (some received
+earlier than the kept copy), and identifications of anonymous ids seen in the
+history. The history is built in full; then the batch is appended and, on two
+copies of that database, one child process runs `apply` (incremental) and another
+`apply --full-refresh`. The two results are compared table by table (every row,
+as a multiset), and the report gives the incremental run's time as a share of the
+full refresh's, the source rows it read, and its per-step seconds.
+
+On PostgreSQL (a throwaway cluster, as the tests start) the same is measured at a
+smaller size, plus the source table's seq_scan counter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TABLES = (
+    "jsql_events",
+    "dbt_aliases_mapping",
+    "dbt_mapped_tracks",
+    "dbt_session_tracks",
+    "dbt_track_facts",
+    "dbt_tracks_flow",
+    "dbt_session_track_facts",
+    "dbt_session_duration",
+    "dbt_user_session_facts",
+)
+HARD_CASES = 300  # of each kind
+
+
+def split_sql(batch_share: float) -> str:
+    """Split rudder.all_tracks into rudder.tracks (history) and rudder.batch (to append), with hard cases."""
+    return f"""
+CREATE OR REPLACE TABLE rudder.all_tracks AS
+SELECT id, anonymous_id, user_id, event, timestamp, received_at, context_library_name FROM rudder.all_tracks;
+CREATE TABLE rudder.bounds AS
+SELECT quantile_disc(received_at, {1 - batch_share}) AS cut, MAX(received_at) AS newest FROM rudder.all_tracks;
+CREATE TABLE rudder.stragglers AS  -- received in the last 12 hours of the history, but loaded only with the batch
+SELECT t.* FROM rudder.all_tracks t, rudder.bounds b
+WHERE t.received_at < b.cut AND t.received_at >= b.cut - INTERVAL 12 HOUR
+ORDER BY hash(t.id, 'straggler') LIMIT {HARD_CASES};
+CREATE TABLE rudder.tracks AS
+SELECT t.* FROM rudder.all_tracks t, rudder.bounds b
+WHERE t.received_at < b.cut AND t.id NOT IN (SELECT id FROM rudder.stragglers);
+CREATE TABLE rudder.batch AS
+SELECT t.* FROM rudder.all_tracks t, rudder.bounds b WHERE t.received_at >= b.cut
+UNION ALL SELECT * FROM rudder.stragglers
+-- late events: new ids at the timestamps of old events of known visitors
+UNION ALL SELECT * FROM (
+  SELECT t.id || '-late', t.anonymous_id, t.user_id, t.event, t.timestamp - INTERVAL 1 SECOND,
+    b.cut + INTERVAL (hash(t.id, 'late') % 3600) SECOND, t.context_library_name
+  FROM rudder.tracks t, rudder.bounds b ORDER BY hash(t.id, 'pick-late') LIMIT {HARD_CASES}
+)
+-- redeliveries of processed ids; those received within the lookback arrive earlier than the kept copy
+UNION ALL SELECT * FROM (
+  SELECT t.id, t.anonymous_id, t.user_id, t.event, t.timestamp,
+    CASE WHEN t.received_at >= b.cut - INTERVAL 20 HOUR THEN t.received_at - INTERVAL 1 MILLISECOND
+         ELSE b.cut + INTERVAL 60 SECOND END,
+    t.context_library_name
+  FROM rudder.tracks t, rudder.bounds b ORDER BY hash(t.id, 'pick-again') LIMIT {HARD_CASES}
+)
+-- identifications: an anonymous id of the history logs in as a new user
+UNION ALL SELECT * FROM (
+  SELECT 'late-identify-' || a.anonymous_id, a.anonymous_id, 'late-user-' || a.anonymous_id, 'Signed In',
+    b.cut + INTERVAL 120 SECOND, b.cut + INTERVAL 121 SECOND, 'benchmark'
+  FROM (SELECT DISTINCT anonymous_id FROM rudder.tracks WHERE user_id IS NULL AND anonymous_id IS NOT NULL) a,
+    rudder.bounds b
+  ORDER BY hash(a.anonymous_id, 'pick-identify') LIMIT {HARD_CASES}
+);
+DROP TABLE rudder.all_tracks; DROP TABLE rudder.stragglers; DROP TABLE rudder.bounds;
+"""
+
+
+def _apply(database: str, extra: list[str]) -> dict[str, Any]:
+    """One `journey-sql apply` in a child process: wall seconds, the report, per-step seconds."""
+    code = (
+        "import json, sys, time\n"
+        "from journey_sql.engines import connect\n"
+        "from journey_sql.executor import run_pipeline\n"
+        "from journey_sql.settings import Settings\n"
+        "steps = []\n"
+        "engine = connect(sys.argv[1])\n"
+        "started = time.perf_counter()\n"
+        "report = run_pipeline(engine, Settings.create(), echo=steps.append, full_refresh=sys.argv[2] == 'full')\n"
+        "wall = time.perf_counter() - started\n"
+        "engine.close()\n"
+        "print(json.dumps({'wall': wall, 'mode': report.mode, 'reason': report.reason, 'steps': steps,\n"
+        "  'window_rows': report.window_rows, 'new_rows': report.new_rows, 'visitors': report.visitors_rebuilt,\n"
+        "  'missed': report.missed_rows, 'source_rows': report.source.rows}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, database, *extra], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fingerprints(con: Any, schema: str = "analytics") -> dict[str, Any]:
+    return {t: con.execute(f"SELECT COUNT(*) FROM {schema}.{t}").fetchone()[0] for t in TABLES}
+
+
+def _differences(a: str, b: str) -> dict[str, int]:
+    """Rows in one database's table and not the other's (as multisets), per table."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
+    diff = {}
+    for t in TABLES:
+        n = con.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT * FROM a.analytics.{t} EXCEPT ALL SELECT * FROM b.analytics.{t})) "
+            f"+ (SELECT COUNT(*) FROM (SELECT * FROM b.analytics.{t} EXCEPT ALL SELECT * FROM a.analytics.{t}))"
+        ).fetchone()[0]
+        diff[t] = int(n)
+    con.close()
+    return diff
+
+
+def duckdb_size(events: int, work: Path) -> dict[str, Any]:
+    import duckdb
+
+    from journey_sql.sample_data import generate
+
+    base = work / f"inc-{events}.duckdb"
+    for p in work.glob(f"inc-{events}*"):
+        p.unlink() if p.is_file() else shutil.rmtree(p)
+    con = duckdb.connect(str(base))
+    generate(con, events, seed=42, table="all_tracks")
+    con.execute(split_sql(0.01))
+    history_rows = con.execute("SELECT COUNT(*) FROM rudder.tracks").fetchone()[0]
+    batch_rows = con.execute("SELECT COUNT(*) FROM rudder.batch").fetchone()[0]
+    con.close()
+    url = f"duckdb:///{base}"
+    first = _apply(url, ["auto"])
+    assert first["mode"] == "full", first
+    con = duckdb.connect(str(base))
+    con.execute("INSERT INTO rudder.tracks SELECT * FROM rudder.batch; DROP TABLE rudder.batch; CHECKPOINT")
+    con.close()
+    inc_db, full_db = work / f"inc-{events}-incremental.duckdb", work / f"inc-{events}-full.duckdb"
+    shutil.copy(base, inc_db)
+    shutil.copy(base, full_db)
+    # the full refresh first, then the incremental run: neither benefits from the other's page cache more
+    full = _apply(f"duckdb:///{full_db}", ["full"])
+    inc = _apply(f"duckdb:///{inc_db}", ["auto"])
+    assert inc["mode"] == "incremental", inc
+    diff = _differences(str(inc_db), str(full_db))
+    con = duckdb.connect(str(full_db), read_only=True)
+    counts = _fingerprints(con)
+    con.close()
+    for p in work.glob(f"inc-{events}*"):
+        p.unlink() if p.is_file() else shutil.rmtree(p)
+    return {
+        "events": events,
+        "history_rows": history_rows,
+        "batch_rows": batch_rows,
+        "history_build": first["wall"],
+        "full": full,
+        "incremental": inc,
+        "differences": diff,
+        "rows": counts,
+    }
+
+
+def postgres_size(events: int, work: Path) -> dict[str, Any]:
+    """The same on a throwaway PostgreSQL cluster (tests/engines/pg.py), plus the source's seq_scan counter."""
+    import duckdb
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from engines.pg import shared_cluster
+
+    from journey_sql.engines import connect
+    from journey_sql.sample_data import generate
+
+    cluster = shared_cluster()
+    os.environ["PGPASSWORD"] = cluster.password
+    con = duckdb.connect()
+    generate(con, events, seed=42, table="all_tracks")
+    con.execute(split_sql(0.01))
+    csv_history, csv_batch = work / "pg-history.csv", work / "pg-batch.csv"
+    con.execute(f"COPY rudder.tracks TO '{csv_history}' (HEADER false)")
+    con.execute(f"COPY rudder.batch TO '{csv_batch}' (HEADER false)")
+    batch_rows = con.execute("SELECT COUNT(*) FROM rudder.batch").fetchone()[0]
+    con.close()
+    results: dict[str, Any] = {"events": events, "batch_rows": batch_rows}
+    for variant in ("full", "auto"):
+        database = cluster.database(f"bench_{variant}", fresh=True)
+        url = cluster.url(database)
+        engine = connect(url)
+        engine.execute("CREATE SCHEMA rudder")
+        engine.execute(
+            "CREATE TABLE rudder.tracks (id TEXT, anonymous_id TEXT, user_id TEXT, event TEXT, "
+            "timestamp TIMESTAMP, received_at TIMESTAMP, context_library_name TEXT)"
+        )
+        _copy(engine, csv_history)
+        engine.close()
+        _apply(url, ["auto"])  # the history, built in full
+        engine = connect(url)
+        _copy(engine, csv_batch)
+        engine.execute("ANALYZE rudder.tracks")
+        before = _seq_scans(engine)
+        engine.close()
+        results[variant] = _apply(url, [variant])
+        engine = connect(url)
+        results[variant]["seq_scans"] = _seq_scans(engine) - before
+        results[variant]["rows"] = {t: int(engine.query(f"SELECT COUNT(*) FROM analytics.{t}")[0][0]) for t in TABLES}
+        engine.close()
+    results["incremental"] = results.pop("auto")
+    csv_history.unlink()
+    csv_batch.unlink()
+    return results
+
+
+def _copy(engine: Any, path: Path) -> None:
+    with engine.con.cursor() as cur, cur.copy("COPY rudder.tracks FROM STDIN (FORMAT csv)") as copy:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+    engine.con.commit()
+
+
+def _seq_scans(engine: Any) -> int:
+    engine.query("SELECT pg_stat_force_next_flush()")
+    time.sleep(0.6)
+    engine.query("SELECT pg_stat_clear_snapshot()")
+    return int(
+        engine.query("SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = 'rudder' AND relname = 'tracks'")[0][
+            0
+        ]
+    )
+
+
+def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
+    lines = [
+        "# Incremental builds: benchmark",
+        "",
+        f"Generated by `python benchmarks/incremental.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        f"- machine: {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; DuckDB with journey-sql's defaults (2 threads unless told)",
+        "- the history is the sample data (30 days) without its newest 1% of rows by received_at; the batch "
+        f"appended is those rows plus {HARD_CASES} each of stragglers, late events with old timestamps, "
+        "redeliveries (some received earlier than the kept copy) and identifications of known anonymous ids",
+        "- both runs start from copies of the same database (history built, batch appended), each in its own "
+        "process; default --lookback (24h)",
+        "- equal: every table of the incremental result and of the full refresh compared as multisets "
+        "(EXCEPT ALL both ways)",
+        "",
+    ]
+    for r in duck:
+        inc, full = r["incremental"], r["full"]
+        equal = all(v == 0 for v in r["differences"].values())
+        lines += [
+            f"## DuckDB, {r['events']:,} events",
+            "",
+            "| run | wall s | share of full refresh | source rows read |",
+            "|---|---:|---:|---:|",
+            f"| full refresh | {full['wall']:.2f} | 100% | {full['source_rows']:,} |",
+            f"| incremental | {inc['wall']:.2f} | {100 * inc['wall'] / full['wall']:.1f}% | "
+            f"{inc['window_rows']:,} ({100 * inc['window_rows'] / inc['source_rows']:.1f}% of "
+            f"{inc['source_rows']:,}) |",
+            "",
+            f"- batch appended: {r['batch_rows']:,} rows; new rows found: {inc['new_rows']:,}; "
+            f"visitors rebuilt: {inc['visitors']:,} of {r['rows']['dbt_user_session_facts']:,}; "
+            f"rows missed: {inc['missed']}",
+            f"- tables equal to the full refresh: **{'yes' if equal else 'NO'}** "
+            f"({', '.join(f'{t} {n}' for t, n in r['differences'].items())} rows differ)",
+            f"- the history's own full build took {r['history_build']:.2f} s",
+            f"- incremental: {inc['reason']}",
+            "",
+            "Incremental steps (rows, seconds):",
+            "",
+            *[f"    {s}" for s in inc["steps"][1:]],
+            "",
+        ]
+    if pg:
+        inc, full = pg["incremental"], pg["full"]
+        lines += [
+            f"## PostgreSQL 15, {pg['events']:,} events (throwaway cluster on this machine)",
+            "",
+            "| run | wall s | share of full refresh | source rows read | seq scans of the source |",
+            "|---|---:|---:|---:|---:|",
+            f"| full refresh | {full['wall']:.2f} | 100% | {full['source_rows']:,} | {full['seq_scans']} |",
+            f"| incremental | {inc['wall']:.2f} | {100 * inc['wall'] / full['wall']:.1f}% | "
+            f"{inc['window_rows']:,} | {inc['seq_scans']} |",
+            "",
+            f"- tables have the same row counts: **{'yes' if inc['rows'] == full['rows'] else 'NO'}** "
+            "(row-for-row equality on PostgreSQL is what tests/test_incremental.py checks)",
+            f"- new rows: {inc['new_rows']:,}; visitors rebuilt: {inc['visitors']:,}",
+            "",
+            "Full refresh steps:",
+            "",
+            *[f"    {s}" for s in full["steps"][1:]],
+            "",
+            "Incremental steps:",
+            "",
+            *[f"    {s}" for s in inc["steps"][1:]],
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, action="append", help="DuckDB sizes (repeatable) [1000000]")
+    parser.add_argument("--postgres-events", type=int, default=0, help="PostgreSQL size (0: skip) [0]")
+    parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--results", type=Path, default=HERE / "incremental.md")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    duck = [duckdb_size(n, args.work) for n in (args.events or [1_000_000]) if n]
+    pg = None
+    if args.postgres_events:
+        with tempfile.TemporaryDirectory() as tmp:
+            pg = postgres_size(args.postgres_events, Path(tmp))
+    text = report(duck, pg)
+    args.results.write_text(text + "\n")
+    print(text)
+    failed = any(any(r["differences"].values()) for r in duck)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
