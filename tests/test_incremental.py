@@ -132,6 +132,21 @@ def history_features(batches: list[list[dict]], timeout: float, depth: int, look
             new_facts = {r[2]: r[4:] for r in after.track_facts}
             if any(i in new_facts and new_facts[i] != f for i, f in old_facts.items()):
                 found.add("earlier event moved to another session or position")
+            sessions_before = {r[0]: r[3] for r in before.user_session_facts}
+            sessions_after = {r[0]: r[3] for r in after.user_session_facts}
+            if any(n < sessions_before[v] for v, n in sessions_after.items() if v in sessions_before):
+                found.add("a visitor's sessions merged")
+            first_before = {r[0]: r[1] for r in before.user_session_facts}
+            if any(r[1] < first_before[r[0]] for r in after.user_session_facts if r[0] in first_before):
+                found.add("a session before a visitor's first")
+            if any(
+                r["anonymous_id"] in old_alias
+                and old_alias[r["anonymous_id"]] != r["anonymous_id"]
+                and r["user_id"] not in (None, new_alias.get(r["anonymous_id"]))
+                and new_alias.get(r["anonymous_id"]) == old_alias[r["anonymous_id"]]
+                for r in batch
+            ):
+                found.add("an older identify that changes nothing")
             if before.as_dict() == after.as_dict():
                 found.add("batch that changes nothing")
         so_far = so_far + batch
@@ -162,6 +177,9 @@ def test_histories_hold_every_hard_case() -> None:
         "first identification of an earlier anonymous id",
         "earlier event moved to another session or position",
         "batch that changes nothing",
+        "a visitor's sessions merged",
+        "a session before a visitor's first",
+        "an older identify that changes nothing",
     }
     assert wanted <= seen, wanted - seen
 
