@@ -62,3 +62,24 @@ def demo_rows() -> list[dict]:
     rows = con.execute(f"SELECT {', '.join(cols)} FROM rudder.tracks").fetchall()
     con.close()
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def _available_engines() -> list[str]:
+    import importlib.util
+
+    from harness import SESSIONS
+
+    return [name for name in SESSIONS if importlib.util.find_spec(SESSIONS[name].partition(":")[0]) is not None]
+
+
+ENGINES = _available_engines()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_harness(request: pytest.FixtureRequest):
+    """Each engine once per test session (clusters, emulators and SparkSessions are slow to start),
+    shared by test_cross_engine.py and test_incremental.py; every test reloads the source there."""
+    from harness import open_session
+
+    with open_session(request.param) as harness:
+        yield harness

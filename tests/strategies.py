@@ -111,3 +111,292 @@ def pipeline_case(
     timeout = draw(st.sampled_from(timeouts))
     depth = draw(st.sampled_from(depths))
     return timeout, depth, draw(tracks(timeout))
+
+
+# -- incremental histories ------------------------------------------------------------------
+#
+# An event set cut into batches by received_at, as a warehouse receives it, with
+# the rows that make incremental builds hard mixed into every later batch. The
+# lookback condition of docs/semantics.md holds by construction:
+# every row of batch k has received_at >= W(k-1) - lookback, or a NULL
+# received_at, where W(k-1) is the newest received_at of all rows in batches
+# 0..k-1 (the largest any definition of "processed" can give, so the condition
+# holds for any narrower one). `lookback_holds` checks it.
+
+
+def newest_received(rows: list[dict[str, Any]]) -> datetime | None:
+    seen = [r["received_at"] for r in rows if r["received_at"] is not None]
+    return max(seen) if seen else None
+
+
+def lookback_violations(batches: list[list[dict[str, Any]]], lookback_seconds: float) -> list[tuple[int, dict]]:
+    """(batch, row) for every row appended beyond the lookback of the run before it."""
+    lookback = timedelta(seconds=lookback_seconds)
+    bad: list[tuple[int, dict]] = []
+    for k in range(1, len(batches)):
+        watermark = newest_received([r for b in batches[:k] for r in b])
+        if watermark is None:
+            continue
+        bad += [(k, r) for r in batches[k] if r["received_at"] is not None and r["received_at"] < watermark - lookback]
+    return bad
+
+
+def late_offsets_ms(timeout_minutes: float) -> st.SearchStrategy[int]:
+    """Where a late event lands relative to a known event of its visitor: before its session, on it,
+    inside it, in the gap after it, or joining two sessions (a gap of exactly the timeout either side)."""
+    t = round(timeout_minutes * 60_000)
+    return st.one_of(
+        st.sampled_from([-3 * t, -t - 1, -t, -1, 0, 1, t // 2, t, t + 1, 2 * t, -2 * t]),
+        st.integers(min_value=-4 * t, max_value=4 * t),
+    )
+
+
+def _between(draw: st.DrawFn, low: datetime, high: datetime) -> datetime:
+    """An instant in [low, high], often one of its ends, to the microsecond."""
+    span = (high - low) // timedelta(microseconds=1)
+    if span <= 0:
+        return low
+    pick = draw(st.one_of(st.sampled_from([0, span, span // 2]), st.integers(0, span)))
+    return low + timedelta(microseconds=pick)
+
+
+@st.composite
+def incremental_history(
+    draw: st.DrawFn,
+    timeouts: tuple[float, ...] = (30, 0.5, 2.25),
+    depths: tuple[int, ...] = (2, 5),
+    max_batches: int = 6,
+) -> tuple[float, int, int, list[list[dict[str, Any]]]]:
+    """(timeout, depth, lookback_seconds, batches): batch 0 is the first load, each later batch the rows
+    appended before the next run. Later batches mix in stragglers (received_at behind the previous
+    run's newest, inside the lookback, sometimes exactly on its edge), redeliveries of earlier ids
+    (the same row again, or other content received earlier or at the same instant, which must
+    replace the kept copy), late events before, inside, between and joining a known visitor's
+    sessions, identifications that stitch earlier anonymous events (first, re-identification by a
+    later identify, an older identify that changes nothing), an anonymous id equal to an earlier
+    user_id and a user_id equal to an earlier anonymous id, NULL received_at, rows the pipeline
+    leaves out, and batches that change nothing."""
+    timeout = draw(st.sampled_from(timeouts))
+    depth = draw(st.sampled_from(depths))
+    n = draw(st.integers(2, max(2, max_batches)))
+    quiet = n > 2 and draw(st.integers(0, 3)) == 0  # one batch that changes nothing
+    cut_into = n - 1 if quiet else n
+
+    # the base events: actors with timelines whose gaps sit on the timeout's edges
+    rows: list[dict[str, Any]] = []
+    for a in range(draw(st.integers(2, 5))):
+        rows += draw(actor_rows(timeout, first_index=100 * a))
+    for row in rows:
+        kind = draw(st.integers(0, 11))
+        if kind == 0:  # loaded long after it happened
+            row["received_at"] = row["timestamp"] + timedelta(
+                milliseconds=draw(st.integers(1, round(4 * 60_000 * timeout)))
+            )
+        elif kind == 1:
+            row["received_at"] = None
+    with_received = sorted(r["received_at"] for r in rows if r["received_at"] is not None)
+    if not with_received:
+        rows[0]["received_at"] = rows[0]["timestamp"]
+        with_received = [rows[0]["received_at"]]
+    cuts = sorted(draw(st.lists(st.sampled_from(with_received), min_size=cut_into - 1, max_size=cut_into - 1)))
+    cuts.append(with_received[-1] + timedelta(seconds=1))  # the last batch's end
+    batches: list[list[dict[str, Any]]] = [[] for _ in range(cut_into)]
+    for row in rows:
+        if row["received_at"] is None:
+            batches[draw(st.integers(0, cut_into - 1))].append(row)
+        else:
+            batches[sum(c < row["received_at"] for c in cuts[:-1])].append(row)
+    if not any(r["received_at"] is not None for r in batches[0]):  # the first run must set a watermark
+        first = min((r for r in rows if r["received_at"] is not None), key=lambda r: r["received_at"])
+        for b in batches:
+            if first in b:
+                b.remove(first)
+        batches[0].append(first)
+
+    # the batch period sets the lookback's scale: from a sliver of one batch to several batches
+    period = max(1.0, (cuts[-1] - with_received[0]).total_seconds() / cut_into)
+    lookback_seconds = max(1, round(period * draw(st.sampled_from([0.05, 0.3, 1.0, 3.0]))))
+    lookback = timedelta(seconds=lookback_seconds)
+
+    counter = 1000
+
+    def fresh_id() -> str:
+        nonlocal counter
+        counter += 1
+        return f"{draw(st.sampled_from(ID_POOL))}-{counter}"
+
+    for k in range(1, cut_into):
+        earlier = [r for b in batches[:k] for r in b]
+        watermark = newest_received(earlier)
+        assert watermark is not None
+        bound = watermark - lookback
+
+        # stragglers: rows received inside the lookback that arrive only now
+        for j in range(k):
+            for row in list(batches[j]):
+                if row["received_at"] is None or row["received_at"] < bound:
+                    continue
+                if j == 0 and row["received_at"] == newest_received(batches[0]):
+                    continue  # the first run keeps a watermark
+                if draw(st.integers(0, 3)) == 0:
+                    batches[j].remove(row)
+                    batches[k].append(row)
+        earlier = [r for b in batches[:k] for r in b]
+        bound = newest_received(earlier) - lookback  # type: ignore[operator]
+        arrival_end = max(bound, cuts[k])
+
+        def arrival(bound: datetime = bound, end: datetime = arrival_end) -> datetime:
+            return _between(draw, bound, end)
+
+        placed = [r for r in earlier if r["timestamp"] is not None and (r["anonymous_id"] or r["user_id"])]
+        anons = sorted({r["anonymous_id"] for r in earlier if r["anonymous_id"] is not None})
+        users = sorted({r["user_id"] for r in earlier if r["user_id"] is not None})
+        extra: list[dict[str, Any]] = []
+        for _ in range(draw(st.integers(0, 6))):
+            kind = draw(
+                st.sampled_from(
+                    [
+                        "late",
+                        "late",
+                        "edge",
+                        "identify",
+                        "identify",
+                        "anon_is_user",
+                        "user_is_anon",
+                        "redeliver_same",
+                        "redeliver_earlier",
+                        "redeliver_earlier",
+                        "redeliver_tie",
+                        "no_received_at",
+                        "left_out",
+                    ]
+                )
+            )
+            event = draw(st.sampled_from([*EVENT_POOL, None]))
+            if kind in ("late", "edge", "no_received_at") and placed:
+                known = draw(st.sampled_from(placed))
+                who = draw(st.sampled_from(["anon", "user", "both"]))
+                extra.append(
+                    {
+                        "id": fresh_id(),
+                        "anonymous_id": known["anonymous_id"] if who != "user" else None,
+                        "user_id": known["user_id"] if who != "anon" else None,
+                        "event": event,
+                        "timestamp": known["timestamp"] + timedelta(milliseconds=draw(late_offsets_ms(timeout))),
+                        "received_at": {"late": arrival(), "edge": bound, "no_received_at": None}[kind],
+                    }
+                )
+                if extra[-1]["anonymous_id"] is None and extra[-1]["user_id"] is None:
+                    extra[-1]["anonymous_id"] = draw(st.sampled_from(ANON_POOL))
+            elif kind == "identify" and anons:
+                anon = draw(st.sampled_from(anons))
+                of_anon = [r["timestamp"] for r in placed if r["anonymous_id"] == anon]
+                identified = [r["timestamp"] for r in placed if r["anonymous_id"] == anon and r["user_id"]]
+                when = draw(st.sampled_from(["latest", "older", "on_event"]))
+                if when == "latest" or not of_anon:
+                    ts = max(r["timestamp"] for r in placed) + timedelta(milliseconds=draw(st.integers(0, 60_000)))
+                elif when == "older":
+                    ts = min(identified or of_anon) - timedelta(milliseconds=draw(st.integers(1, 60_000)))
+                else:
+                    ts = draw(st.sampled_from(of_anon))
+                extra.append(
+                    {
+                        "id": fresh_id(),
+                        "anonymous_id": anon,
+                        "user_id": draw(st.sampled_from(sorted({*USER_POOL, *users}))),
+                        "event": event,
+                        "timestamp": ts,
+                        "received_at": arrival(),
+                    }
+                )
+            elif kind == "anon_is_user" and users and placed:
+                user = draw(st.sampled_from(users))
+                extra.append(
+                    {
+                        "id": fresh_id(),
+                        "anonymous_id": user,
+                        "user_id": draw(st.sampled_from([None, None, *USER_POOL])),
+                        "event": event,
+                        "timestamp": draw(st.sampled_from(placed))["timestamp"]
+                        + timedelta(milliseconds=draw(late_offsets_ms(timeout))),
+                        "received_at": arrival(),
+                    }
+                )
+            elif kind == "user_is_anon" and anons and placed:
+                extra.append(
+                    {
+                        "id": fresh_id(),
+                        "anonymous_id": draw(st.sampled_from([None, *ANON_POOL])),
+                        "user_id": draw(st.sampled_from(anons)),
+                        "event": event,
+                        "timestamp": draw(st.sampled_from(placed))["timestamp"]
+                        + timedelta(milliseconds=draw(late_offsets_ms(timeout))),
+                        "received_at": arrival(),
+                    }
+                )
+            elif kind == "redeliver_same" and earlier:
+                # the same row again, received at the same instant or later: it changes nothing
+                row = draw(st.sampled_from(earlier))
+                copy = dict(row)
+                if row["received_at"] is not None and row["received_at"] < bound:
+                    copy["received_at"] = arrival()
+                elif row["received_at"] is not None and draw(st.booleans()):
+                    copy["received_at"] = _between(draw, row["received_at"], max(row["received_at"], arrival_end))
+                extra.append(copy)
+            elif kind in ("redeliver_earlier", "redeliver_tie"):
+                # other content that wins the deduplication: received earlier (still inside the
+                # lookback), or at the same instant and first by the tie-break, or any time when
+                # every earlier copy lacks received_at
+                candidates = [
+                    r
+                    for r in earlier
+                    if r["id"] is not None
+                    and (r["received_at"] is None or r["received_at"] > bound or kind == "redeliver_tie")
+                    and (r["received_at"] is None or r["received_at"] >= bound)
+                ]
+                if not candidates:
+                    continue
+                row = draw(st.sampled_from(candidates))
+                copy = dict(row)
+                if row["received_at"] is None:
+                    copy["received_at"] = arrival()
+                elif kind == "redeliver_earlier":
+                    copy["received_at"] = _between(draw, bound, row["received_at"] - timedelta(microseconds=1))
+                copy["event"] = draw(st.sampled_from([*EVENT_POOL, None]))
+                if row["timestamp"] is not None and draw(st.booleans()):
+                    copy["timestamp"] = row["timestamp"] + timedelta(milliseconds=draw(late_offsets_ms(timeout)))
+                if draw(st.integers(0, 2)) == 0:
+                    copy["user_id"] = draw(st.sampled_from([None, *USER_POOL]))
+                if draw(st.integers(0, 3)) == 0:
+                    copy["anonymous_id"] = draw(st.sampled_from([None, *ANON_POOL]))
+                extra.append(copy)
+            elif kind == "left_out" and placed:
+                broken = dict(draw(st.sampled_from(placed)))
+                broken["received_at"] = arrival()
+                which = draw(st.sampled_from(["id", "timestamp", "identity"]))
+                broken["id"] = None if which == "id" else fresh_id()
+                if which == "timestamp":
+                    broken["timestamp"] = None
+                elif which == "identity":
+                    broken["anonymous_id"] = broken["user_id"] = None
+                extra.append(broken)
+        batches[k] += extra
+
+    if quiet:
+        # a batch that changes nothing: nothing at all, or rows received again no earlier than
+        # their first copy and no later than the watermark (so the next batch's bound stays put)
+        at = draw(st.integers(1, cut_into))
+        earlier = [r for b in batches[:at] for r in b]
+        watermark = newest_received(earlier)
+        assert watermark is not None
+        again = []
+        for row in draw(st.lists(st.sampled_from(earlier), max_size=4)):
+            copy = dict(row)
+            if row["received_at"] is not None:
+                low = max(row["received_at"], watermark - lookback)
+                copy["received_at"] = _between(draw, low, max(low, watermark))
+            again.append(copy)
+        batches.insert(at, again)
+
+    batches = [draw(st.permutations(b)) for b in batches]
+    return timeout, depth, lookback_seconds, batches

@@ -6,11 +6,7 @@ start); every hypothesis example and fixture reloads the source table there.
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
 from compare import assert_matches_reference
-from harness import SESSIONS, open_session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import compute
@@ -27,18 +23,7 @@ from journey_sql.settings import Settings
 COUNTED = ("Page Viewed", "Ärger", "Checkout Started")
 
 
-def _available(name: str) -> bool:
-    module = SESSIONS[name].partition(":")[0]
-    return importlib.util.find_spec(module) is not None
-
-
-ENGINES = [name for name in SESSIONS if _available(name)]
-
-
-@pytest.fixture(scope="session", params=ENGINES)
-def engine_harness(request: pytest.FixtureRequest):
-    with open_session(request.param) as harness:
-        yield harness
+# engine_harness (tests/conftest.py): each engine once per test session, shared with test_incremental.py
 
 
 @given(pipeline_case())

@@ -272,3 +272,170 @@ def test_a_second_concurrent_run_into_the_same_schema_is_told_to_wait(pg: dict[s
     code, output = finish(first)
     assert code == 0, output
     assert pg_snapshot(pg) != before
+
+
+# -- incremental runs --------------------------------------------------------------------------
+#
+# A source of the demo's oldest 6,000 events (by received_at): the newest 10% of
+# them are appended after a full build of the rest; an incremental apply is then
+# SIGKILLed at several points. After each
+# kill the target schema (tables and state) is exactly as before the run, or
+# exactly as the finished run leaves it (a run that got to COMMIT first), and
+# the next apply gives the full refresh's tables.
+
+INCREMENTAL = ["--source-table", "tracks_incr", "--schema", "incr"]
+
+
+def step_lines_seen(proc: subprocess.Popen[str], k: int) -> list[str]:
+    """Read stderr until the k-th line that reports a finished step (a table name and a row count)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    while len(seen) < k:
+        line = proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"run ended before step line {k}: {seen} rc={proc.wait()}")
+        if " rows " in line and (line.startswith("jsql_") or any(line.startswith(s.name) for s in STAGES)):
+            seen.append(line)
+    return seen
+
+
+def kill_at(proc: subprocess.Popen[str], k: int) -> bool:
+    """SIGKILL after step line k (k = 0: after a short timer); True if the signal killed it."""
+    if k:
+        step_lines_seen(proc, k)
+    else:
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    return proc.returncode == -signal.SIGKILL
+
+
+def duckdb_schema_snapshot(path: Path, schema: str = "incr") -> dict[str, list[tuple]]:
+    """Every table in `schema` (the eight tables and whatever state the tool keeps), rows sorted."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [schema]
+            ).fetchall()
+        ]
+        return {n: con.execute(f"SELECT * FROM {schema}.{n} ORDER BY ALL").fetchall() for n in names}
+    finally:
+        con.close()
+
+
+def stage_tables(snapshot: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    return {s.name: snapshot[s.name] for s in STAGES}
+
+
+@pytest.fixture
+def duck_incremental(template_db: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A DuckDB file built from 90% of tracks_incr, with the newest 10% appended since."""
+    path = tmp_path / "built.duckdb"  # not incr.duckdb: a catalog named like the schema is ambiguous
+    shutil.copy(template_db, path)
+    conn = ["--connection", f"duckdb:///{path}", "--threads", "1", *INCREMENTAL]
+    con = duckdb.connect(str(path))
+    cut, end = con.execute("SELECT quantile_disc(received_at, [0.27, 0.3]) FROM rudder.tracks").fetchone()[0]
+    con.execute("CREATE TABLE rudder.tracks_incr AS SELECT * FROM rudder.tracks WHERE received_at <= ?", [cut])
+    con.close()
+    output = run_ok(conn, tmp_path)
+    assert "full" in output.lower(), output
+    con = duckdb.connect(str(path))
+    con.execute(
+        "INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at > ? AND received_at <= ?",
+        [cut, end],
+    )
+    con.close()
+    return path, conn
+
+
+def test_sigkill_mid_incremental_run_on_duckdb_then_the_next_run_equals_a_full_refresh(
+    duck_incremental: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    path, conn = duck_incremental
+    pristine = tmp_path / "pristine.duckdb"
+    shutil.copy(path, pristine)
+    before = duckdb_schema_snapshot(path)
+
+    refreshed = tmp_path / "refreshed.duckdb"
+    shutil.copy(pristine, refreshed)
+    run_ok(["--connection", f"duckdb:///{refreshed}", "--threads", "1", *INCREMENTAL, "--full-refresh"], tmp_path)
+    full = stage_tables(duckdb_schema_snapshot(refreshed))
+    assert full != stage_tables(before)
+
+    kills = 0
+    for k in (0, 1, 3, 8, 12, 18, 24):  # of ~27 step lines: work tables, then each table's update
+        shutil.copy(pristine, path)
+        killed = kill_at(start(conn, tmp_path), k)
+        after_kill = duckdb_schema_snapshot(path)
+        if after_kill != before:  # it got to COMMIT before the signal: then it is the finished run
+            assert stage_tables(after_kill) == full, f"a kill at point {k} left a half-built schema"
+        else:
+            kills += killed
+        output = run_ok(conn, tmp_path)
+        assert stage_tables(duckdb_schema_snapshot(path)) == full, f"the run after a kill at point {k}: {output}"
+    assert kills >= 5
+
+
+@pytest.fixture
+def pg_incremental(pg: dict[str, Any]) -> dict[str, Any]:
+    """tracks_incr beside the module's rudder.tracks: the demo's oldest 6,000 events, whose newest 10% the
+    test appends after a full build of the rest."""
+    with pg["cluster"].admin(dbname=pg["database"]) as con:
+        con.execute("DROP TABLE IF EXISTS rudder.tracks_incr")
+        con.execute("CREATE TABLE rudder.tracks_incr (LIKE rudder.tracks)")
+        cut, end = con.execute(
+            "SELECT percentile_disc(ARRAY[0.27, 0.3]) WITHIN GROUP (ORDER BY received_at) FROM rudder.tracks"
+        ).fetchone()[0]
+    return {**pg, "conn": [*pg["conn"], *INCREMENTAL], "cut": cut, "end": end}
+
+
+def pg_schema_snapshot(pg: dict[str, Any], schema: str = "incr") -> dict[str, list[tuple]]:
+    with pg["cluster"].admin(dbname=pg["database"]) as con:
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY 1", [schema]
+            ).fetchall()
+        ]
+        return {n: sorted(con.execute(f"SELECT * FROM {schema}.{n}").fetchall(), key=repr) for n in names}
+
+
+def pg_rebuild_first_part(pg: dict[str, Any], tmp_path: Path) -> None:
+    """Back to a full build of the older 90% of tracks_incr, then its newest 10% appended."""
+    with pg["cluster"].admin(dbname=pg["database"]) as con:
+        con.execute("TRUNCATE rudder.tracks_incr")
+        con.execute("INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at <= %s", [pg["cut"]])
+    run_ok([*pg["conn"], "--full-refresh"], tmp_path, pg["env"])
+    with pg["cluster"].admin(dbname=pg["database"]) as con:
+        con.execute(
+            "INSERT INTO rudder.tracks_incr SELECT * FROM rudder.tracks WHERE received_at > %s AND received_at <= %s",
+            [pg["cut"], pg["end"]],
+        )
+
+
+def test_sigkill_mid_incremental_run_on_postgres_then_the_next_run_equals_a_full_refresh(
+    pg_incremental: dict[str, Any], tmp_path: Path
+) -> None:
+    pg = pg_incremental
+    pg_rebuild_first_part(pg, tmp_path)
+    run_ok([*pg["conn"], "--full-refresh"], tmp_path, pg["env"])
+    full = stage_tables(pg_schema_snapshot(pg))
+
+    kills = 0
+    for k in (2, 9, 20):
+        pg_rebuild_first_part(pg, tmp_path)
+        before = pg_schema_snapshot(pg)
+        assert stage_tables(before) != full
+        killed = kill_at(start(pg["conn"], tmp_path, pg["env"]), k)
+        wait_for_no_run(pg)
+        after_kill = pg_schema_snapshot(pg)
+        if after_kill != before:  # it got to COMMIT before the signal
+            assert stage_tables(after_kill) == full, f"a kill at point {k} left a half-built schema"
+        else:
+            kills += killed
+        output = run_ok(pg["conn"], tmp_path, pg["env"])
+        assert "incremental" in output.lower(), output
+        assert stage_tables(pg_schema_snapshot(pg)) == full, f"the run after a kill at point {k}: {output}"
+    assert kills >= 2
