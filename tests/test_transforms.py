@@ -17,6 +17,7 @@ from journey_sql.dialects import (
     bigquery_plain_window_order,
     clickhouse_join_use_nulls,
     clickhouse_null_padded_shifts,
+    duckdb_rescan_filtered_ctes,
     finite_timestamps_only,
     postgres_binary_collation,
     redshift_sized_varchar,
@@ -141,6 +142,26 @@ CASES = [
         "clickhouse",
         "SELECT a.x FROM a JOIN b ON a.id = b.id",
         "SELECT a.x FROM a JOIN b ON a.id = b.id",
+    ),
+    (
+        "duckdb: a filtered scan read twice is scanned again, not materialized",
+        duckdb_rescan_filtered_ctes,
+        "duckdb",
+        "WITH e AS (SELECT id, v FROM s.t WHERE x IS NULL), "
+        "a AS (SELECT DISTINCT v FROM e), b AS (SELECT id FROM e) SELECT * FROM a, b",
+        "WITH e AS NOT MATERIALIZED (SELECT id, v FROM s.t WHERE x IS NULL), "
+        "a AS (SELECT DISTINCT v FROM e), b AS (SELECT id FROM e) SELECT * FROM a, b",
+    ),
+    (
+        "duckdb: a CTE read once, or one that aggregates, windows or joins, is left as it is",
+        duckdb_rescan_filtered_ctes,
+        "duckdb",
+        "WITH once AS (SELECT id FROM t), w AS (SELECT ROW_NUMBER() OVER (ORDER BY id) AS n FROM once), "
+        "g AS (SELECT COUNT(*) AS c FROM t), j AS (SELECT t.id FROM t JOIN u ON t.id = u.id) "
+        "SELECT * FROM w, w AS w2, g, g AS g2, j, j AS j2",
+        "WITH once AS (SELECT id FROM t), w AS (SELECT ROW_NUMBER() OVER (ORDER BY id) AS n FROM once), "
+        "g AS (SELECT COUNT(*) AS c FROM t), j AS (SELECT t.id FROM t JOIN u ON t.id = u.id) "
+        "SELECT * FROM w, w AS w2, g, g AS g2, j, j AS j2",
     ),
 ]
 

@@ -4,7 +4,7 @@ CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- dbt_aliases_mapping: identity stitching
 CREATE OR REPLACE TABLE analytics.dbt_aliases_mapping AS
-WITH events AS (
+WITH events AS NOT MATERIALIZED (
   SELECT
     e.id,
     e.anonymous_id,
