@@ -212,7 +212,7 @@ FROM (
 
 -- jsql_changed_aliases: aliases whose visitor may change
 CREATE OR REPLACE TABLE analytics.jsql_changed_aliases__jsql_delta AS
-WITH changed AS (
+WITH changed AS NOT MATERIALIZED (
   SELECT
     d.id,
     d.user_id,
@@ -313,7 +313,7 @@ SELECT
   m.alias,
   m.dbt_visitor_id
 FROM (
-  WITH events AS (
+  WITH events AS NOT MATERIALIZED (
     SELECT
       e.id,
       e.anonymous_id,
