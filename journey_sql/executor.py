@@ -15,15 +15,13 @@ from sqlglot import exp
 from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
 from journey_sql.incremental import CHANGED_VISITORS, NEW_ROWS, Decision, compile_incremental_plan, decide
-from journey_sql.plan import Plan, compile_plan
+from journey_sql.plan import STAGING_SUFFIX, Plan, compile_plan
 from journey_sql.render import Relations, check_names, stage_select
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STATE, Stage
 
 # The rows of the events table an incremental run reads again (templates/_window_count.sql.j2).
 WINDOW_COUNT = Stage("_window_count", "rows of the last build in this run's window", ())
-
-STAGING_SUFFIX = "__jsql_build"
 
 
 @dataclass

@@ -27,13 +27,12 @@ from sqlglot import exp
 
 from journey_sql.dialects import CANONICAL, Dialect
 from journey_sql.engines.base import Engine
-from journey_sql.plan import Plan, Step, _statements
+from journey_sql.plan import STAGING_SUFFIX, Plan, Step, _statements
 from journey_sql.render import Relations, check_names, source_stats_select, stage_select, state_values
 from journey_sql.settings import Settings
 from journey_sql.stages import EVENTS, PLAN_STAGES, SEMANTICS_VERSION, STAGES, STATE, Stage, stage_columns
 
 WORK_SUFFIX = "__jsql_delta"
-STAGING_SUFFIX = "__jsql_build"  # the same suffix full builds stage under (executor.STAGING_SUFFIX)
 
 # The work steps' templates, in run order, with the name of the table each writes (+ WORK_SUFFIX).
 NEW_ROWS = Stage(

@@ -26,6 +26,9 @@ from journey_sql.render import Relations, check_names, create_schema_sql, source
 from journey_sql.settings import Settings
 from journey_sql.stages import EVENTS, PLAN_STAGES, STATE
 
+# Where engines without transactional DDL build a table beside the live one, to swap it in.
+STAGING_SUFFIX = "__jsql_build"
+
 
 @dataclass(frozen=True)
 class Step:
