@@ -517,3 +517,21 @@ def test_cli_render_incremental_script_runs_on_duckdb_and_equals_the_reference(t
         assert duckdb_tables(path, defaults, con) == tables
     finally:
         con.close()
+
+
+def test_an_infinite_received_at_does_not_move_the_window_past_later_rows(duck, demo_rows) -> None:
+    """'infinity' is not a watermark: rows loaded after it, inside the lookback, are still picked up."""
+    first, second = demo_history(demo_rows)
+    s = Settings.create(schema=SCHEMA, session_timeout=30, depth=5)
+    forever = {**first[0], "id": "received-at-infinity", "event": "Forever"}  # its own id: no copy to rank
+
+    def load(rows: list[dict]) -> None:
+        duck.load([{**r, "received_at": None} if r is forever else r for r in rows])
+        duck.engine.execute("UPDATE rudder.tracks SET received_at = 'infinity' WHERE id = 'received-at-infinity'")
+
+    load([*first, forever])
+    assert duck.run(s, full_refresh=False).mode == "full"
+    load([*first, forever, *second])
+    report = duck.run(s, full_refresh=False)
+    assert report.mode == "incremental", report.reason
+    assert_matches_reference(duck.fetch(s), compute([*first, forever, *second], 30, 5), "after an infinite received_at")

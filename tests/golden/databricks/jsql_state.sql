@@ -10,6 +10,6 @@ SELECT
   CAST(5 AS INT) AS depth,
   '[]' AS count_events,
   '25fbfa4782b67eb0' AS source_hash,
-  MAX(e.received_at) AS watermark,
+  MAX(CASE WHEN TRUE THEN e.received_at END) AS watermark,
   COUNT(*) AS rows_processed
 FROM analytics.jsql_events AS e;
