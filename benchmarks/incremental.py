@@ -239,14 +239,24 @@ def _copy(engine: Any, path: Path) -> None:
 
 
 def _seq_scans(engine: Any) -> int:
-    engine.query("SELECT pg_stat_force_next_flush()")
-    time.sleep(0.6)
-    engine.query("SELECT pg_stat_clear_snapshot()")
-    return int(
-        engine.query("SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = 'rudder' AND relname = 'tracks'")[0][
-            0
-        ]
-    )
+    """The source's seq_scan counter once it has settled (other backends flush their counts lazily)."""
+
+    def read() -> int:
+        engine.query("SELECT pg_stat_force_next_flush()")
+        engine.query("SELECT pg_stat_clear_snapshot()")
+        rows = engine.query(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = 'rudder' AND relname = 'tracks'"
+        )
+        return int(rows[0][0])
+
+    value = read()
+    for _ in range(20):
+        time.sleep(0.5)
+        again = read()
+        if again == value:
+            return value
+        value = again
+    return value
 
 
 def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:

@@ -74,21 +74,7 @@ WITH window_rows AS (
     k.received_at,
     k.is_new
   FROM known_rows AS k
-), per_id AS (
-  SELECT
-    b.id,
-    SUM(b.is_new) AS source_rows,
-    COUNT(*) - SUM(b.is_new) AS known_rows
-  FROM both_sides AS b
-  GROUP BY
-    b.id
-), redelivered AS (
-  SELECT
-    p.id
-  FROM per_id AS p
-  WHERE
-    p.known_rows > 0 AND p.source_rows > p.known_rows AND NOT p.id IS NULL
-), numbered AS (
+), per_row AS (
   SELECT
     b.id,
     b.anonymous_id,
@@ -97,30 +83,39 @@ WITH window_rows AS (
     b."timestamp",
     b.received_at,
     b.is_new,
-    ROW_NUMBER() OVER (
-      PARTITION BY b.id, b.anonymous_id, b.user_id, b.event, b."timestamp", b.received_at, b.is_new
-      ORDER BY b.is_new
-    ) AS copy_number
+    SUM(b.is_new) OVER (PARTITION BY b.id) AS source_rows,
+    COUNT(*) OVER (PARTITION BY b.id) AS all_rows
   FROM both_sides AS b
+), numbered AS (
+  SELECT
+    r.id,
+    r.anonymous_id,
+    r.user_id,
+    r.event,
+    r."timestamp",
+    r.received_at,
+    r.is_new,
+    ROW_NUMBER() OVER (
+      PARTITION BY r.id, r.anonymous_id, r.user_id, r.event, r."timestamp", r.received_at, r.is_new
+      ORDER BY r.is_new
+    ) AS copy_number
+  FROM per_row AS r
   WHERE
-    b.id IS NULL OR b.id IN (
-      SELECT
-        r.id
-      FROM redelivered AS r
+    r.id IS NULL
+    OR (
+      r.all_rows > r.source_rows AND 2 * r.source_rows > r.all_rows
     )
 )
 SELECT
-  b.id,
-  b.anonymous_id,
-  b.user_id,
-  b.event,
-  b."timestamp",
-  b.received_at
-FROM both_sides AS b
-INNER JOIN per_id AS p
-  ON p.id = b.id
+  r.id,
+  r.anonymous_id,
+  r.user_id,
+  r.event,
+  r."timestamp",
+  r.received_at
+FROM per_row AS r
 WHERE
-  p.known_rows = 0 AND b.is_new = 1
+  NOT r.id IS NULL AND r.all_rows = r.source_rows AND r.is_new = 1
 UNION ALL
 SELECT
   n.id,
