@@ -141,9 +141,17 @@ def _step(engine: Engine, what: str, action: Callable[..., Any], *args: Any) -> 
     except JourneyError:
         raise
     except Exception as err:  # the driver's own error type differs per engine
+        if is_interrupt(err):
+            raise KeyboardInterrupt from err
         raise JourneyError(
             f"{what} failed on {engine.describe()}: {first_line(err)}.{resource_hint(err)} No tables were changed."
         ) from err
+
+
+def is_interrupt(err: BaseException) -> bool:
+    """A driver's own report of Ctrl-C: DuckDB raises InterruptException ("Query interrupted") when
+    SIGINT arrives while it runs a query, instead of letting KeyboardInterrupt through."""
+    return type(err).__name__ == "InterruptException" or "query interrupted" in str(err).lower()
 
 
 def resource_hint(err: BaseException) -> str:
@@ -292,6 +300,8 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
         except JourneyError:
             raise
         except Exception as err:  # the driver's own error type differs per engine
+            if is_interrupt(err):  # Ctrl-C reached the driver first: treat it as Ctrl-C
+                raise KeyboardInterrupt from err
             if step.kind == "events":
                 raise _source_error(engine, plan, err) from err
             raise StageError(

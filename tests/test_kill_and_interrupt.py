@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -439,3 +440,41 @@ def test_sigkill_mid_incremental_run_on_postgres_then_the_next_run_equals_a_full
         assert "incremental" in output.lower(), output
         assert stage_tables(pg_schema_snapshot(pg)) == full, f"the run after a kill at point {k}: {output}"
     assert kills >= 2
+
+
+def test_ctrl_c_reported_by_duckdb_itself_is_an_interrupted_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT during a DuckDB query surfaces as duckdb.InterruptException, not KeyboardInterrupt: still exit 130."""
+    from harness import DuckDBHarness
+
+    from journey_sql.engines.duckdb import DuckDBEngine
+    from journey_sql.errors import InterruptedRun
+    from journey_sql.executor import run_pipeline
+    from journey_sql.settings import Settings
+
+    h = DuckDBHarness()
+    h.load(
+        [
+            {
+                "id": "e1",
+                "anonymous_id": "a",
+                "user_id": None,
+                "event": "x",
+                "timestamp": datetime(2024, 1, 1),
+                "received_at": datetime(2024, 1, 1),
+            }
+        ]
+    )
+    real = DuckDBEngine.execute
+
+    def interrupted(self: DuckDBEngine, sql: str) -> None:
+        if "dbt_session_tracks" in sql and "CREATE" in sql:
+            import threading
+
+            threading.Timer(0.2, self.con.interrupt).start()  # what SIGINT does to a running query
+            self.con.execute("SELECT COUNT(*) FROM range(20000000000) AS a WHERE a.range % 7 = 3").fetchall()
+        real(self, sql)
+
+    monkeypatch.setattr(DuckDBEngine, "execute", interrupted)
+    with pytest.raises(InterruptedRun, match="rolled back"):
+        run_pipeline(h.engine, Settings.create(), full_refresh=True)
+    h.close()
