@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -16,12 +15,9 @@ from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
 from journey_sql.incremental import CHANGED_VISITORS, NEW_ROWS, Decision, compile_incremental_plan, decide
 from journey_sql.plan import STAGING_SUFFIX, Plan, compile_plan
-from journey_sql.render import Relations, check_names, stage_select
+from journey_sql.render import Relations, check_names
 from journey_sql.settings import Settings
-from journey_sql.stages import SOURCE_COLUMNS, STATE, Stage
-
-# The rows of the events table an incremental run reads again (templates/_window_count.sql.j2).
-WINDOW_COUNT = Stage("_window_count", "rows of the last build in this run's window", ())
+from journey_sql.stages import SOURCE_COLUMNS, STATE
 
 
 @dataclass
@@ -255,7 +251,7 @@ def _prepare(
     if not decision.incremental:
         return _Prepared(compile_plan(settings, engine.dialect, real), decision)
     plan = compile_incremental_plan(settings, engine.dialect, real, in_place=engine.row_level_dml)
-    known = _step(engine, "Counting the rows the last build read", _known_in_window, engine, plan, real)
+    known = _step(engine, "Counting the rows the last build read", _known_in_window, engine, plan)
     return _Prepared(plan, decision, known)
 
 
@@ -271,11 +267,10 @@ def _finish_incremental(engine: Engine, prepared: _Prepared, report: RunReport) 
         report.missed_rows = max(0, decision.source_rows - decision.rows_processed - report.new_rows)
 
 
-def _known_in_window(engine: Engine, plan: Plan, real: exp.Expression | None) -> int:
+def _known_in_window(engine: Engine, plan: Plan) -> int:
     """Rows of the events table in this run's window, before the run (the rows read = these + the new ones)."""
-    relations = dataclasses.replace(Relations.for_settings(plan.settings), real_source=real)
-    select = stage_select(WINDOW_COUNT, plan.settings, engine.dialect, relations)
-    return int(engine.query(engine.dialect.generate(select))[0][0])
+    assert plan.window_count is not None  # incremental plans carry it
+    return int(engine.query(engine.dialect.generate(plan.window_count))[0][0])
 
 
 def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, explain: Echo | None) -> None:

@@ -44,6 +44,8 @@ ALIAS_EVENTS = Stage("jsql_alias_events", "the events carrying those aliases", (
 CHANGED_VISITORS = Stage("jsql_changed_visitors", "visitors to rebuild", ())
 STALE_SESSIONS = Stage("jsql_stale_sessions", "their sessions as the last build numbered them", ())
 VISITOR_EVENTS = Stage("jsql_visitor_events", "every event of the visitors to rebuild", ())
+# Not a step: the rows of the last build in this run's window, counted before the run (templates/_window_count.sql.j2)
+WINDOW_COUNT = Stage("_window_count", "rows of the last build in this run's window", ())
 
 MAPPING = STAGES[0]  # dbt_aliases_mapping
 
@@ -249,6 +251,7 @@ def compile_incremental_plan(
         steps=tuple(steps),
         source_stats=source_stats_select(dialect, dataclasses.replace(base, tables={**final})),
         mode="incremental",
+        window_count=stage_select(WINDOW_COUNT, settings, dialect, base),
         suffix="" if in_place else STAGING_SUFFIX,
     )
 

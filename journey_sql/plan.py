@@ -52,6 +52,8 @@ class Plan:
     source_stats: exp.Expression  # the query whose one row apply reports about the source (reads the events)
     suffix: str = ""
     mode: str = "full"  # or "incremental" (incremental.compile_incremental_plan)
+    # incremental plans: how many rows of the last build are in this run's window (read before the run)
+    window_count: exp.Expression | None = None
 
     @property
     def tables(self) -> dict[str, exp.Table]:
