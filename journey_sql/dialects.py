@@ -155,6 +155,62 @@ def duckdb_rescan_filtered_ctes(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def duckdb_rank_repeated_ids_only(tree: exp.Expression) -> exp.Expression:
+    """Ranking every source row among the deliveries of its id sorts all of
+    them, though an id almost always arrives once. DuckDB finds the ids that
+    arrive more than once with a hash aggregate instead, ranks only their
+    rows, and gives every other row rank 1, which is what ROW_NUMBER gives a
+    partition of one row (events step at 10M events: 8.5 s -> 5.7 s). The
+    source is scanned three times rather than once; on a local columnar table
+    a scan costs far less than the sort (engines that bill or time scans keep
+    the one read). Matches a SELECT over one relation, without WHERE, joins or
+    grouping, whose one window is ROW_NUMBER() partitioned by an `id` column.
+    NULL ids are matched with IS NOT DISTINCT FROM: they form one partition."""
+    for select in list(tree.find_all(exp.Select)):
+        windows = [p for p in select.expressions if isinstance(p.unalias(), exp.Window)]
+        from_ = select.args.get("from_")
+        if len(windows) != 1 or not isinstance(from_, exp.From) or not select.find_all(exp.Window):
+            continue
+        window = windows[0].unalias()
+        partition = window.args.get("partition_by") or []
+        if (
+            not isinstance(window.this, exp.RowNumber)
+            or window.args.get("spec")
+            or len(partition) != 1
+            or not isinstance(partition[0], exp.Column)
+            or partition[0].name.lower() != "id"
+            or any(select.args.get(k) for k in ("joins", "where", "group", "having", "qualify", "distinct", "limit"))
+            or not isinstance(select.parent, exp.Subquery)
+            or len(list(select.find_all(exp.Window))) != 1
+        ):
+            continue
+        key, relation = partition[0], from_.this
+        alias = relation.alias_or_name
+        # the ids that arrive more than once
+        cte = exp.CTE(
+            this=exp.select(exp.alias_(exp.column(key.name, table=alias), "repeated_id"))
+            .from_(relation.copy())
+            .group_by(exp.column(key.name, table=alias))
+            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))),
+            alias=exp.TableAlias(this=exp.to_identifier("jsql_repeated_ids")),
+        )
+        repeated = exp.to_table("jsql_repeated_ids").as_("jsql_r")
+        same_id = exp.NullSafeEQ(
+            this=exp.column("repeated_id", table="jsql_r"), expression=exp.column(key.name, table=alias)
+        )
+        once = select.copy()
+        once.set(
+            "expressions",
+            [exp.alias_(exp.Literal.number(1), p.alias) if p is windows[0] else p.copy() for p in select.expressions],
+        )
+        once = once.join(repeated.copy(), on=same_id.copy(), join_type="anti")
+        ranked = select.copy().join(repeated, on=same_id, join_type="semi")
+        union = exp.union(once, ranked, distinct=False)
+        union.set("with_", exp.With(expressions=[cte]))
+        select.replace(union)
+    return tree
+
+
 REDSHIFT_MAX_VARCHAR = 65535
 
 
@@ -321,7 +377,7 @@ DIALECTS: dict[str, Dialect] = {
             epoch_us=None,
             transactional_ddl=True,
             infinite_timestamps=True,
-            extra_transforms=(duckdb_rescan_filtered_ctes,),
+            extra_transforms=(duckdb_rescan_filtered_ctes, duckdb_rank_repeated_ids_only),
         ),
         Dialect(
             "postgres",

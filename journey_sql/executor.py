@@ -281,8 +281,7 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
             if explain is not None and step.kind != "invalidate":
                 shown = engine.explain(engine.dialect.generate(step.select))
                 explain(f"-- plan for {step.name}\n{shown or '(this engine offers no plan)'}\n")
-            for sql in step.statements:
-                engine.execute(sql)
+            engine.write_step(step)
             if step.kind in ("events", "stage", "work"):  # read by later steps
                 engine.analyze(step.relation)
             if step.kind == "invalidate":

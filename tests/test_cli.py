@@ -279,3 +279,48 @@ def test_render_imports_no_connector_or_engine() -> None:
 def test_module_entry_point() -> None:
     result = subprocess.run([sys.executable, "-m", "journey_sql", "dialects"], capture_output=True, text=True)
     assert result.returncode == 0 and "snowflake" in result.stdout.split()
+
+
+def test_duckdb_stores_event_ids_uncompressed_with_the_types_create_table_as_gives(
+    runner: CliRunner, tracks_db: Path
+) -> None:
+    """DuckDB's physical choice (engines/duckdb.py: UNCOMPRESSED_COLUMNS): the event-id columns skip string
+    compression; every other column, and every column's type, is what CREATE TABLE AS would give."""
+    invoke(runner, "apply", "--connection", f"duckdb:///{tracks_db}")
+    con = duckdb.connect(str(tracks_db), read_only=True)
+    try:
+
+        def compression(table: str) -> dict[str, set[str]]:
+            found: dict[str, set[str]] = {}
+            for column, method in con.execute(
+                f"SELECT column_name, compression FROM pragma_storage_info('analytics.{table}') "
+                "WHERE segment_type <> 'VALIDITY'"
+            ).fetchall():
+                found.setdefault(column, set()).add(method)
+            return found
+
+        for table, id_column in (
+            ("jsql_events", "id"),
+            ("dbt_mapped_tracks", "event_id"),
+            ("dbt_track_facts", "event_id"),
+            ("dbt_tracks_flow", "event_id"),
+        ):
+            methods = compression(table)
+            assert methods[id_column] == {"Uncompressed"}, (table, methods)
+            assert "Uncompressed" not in methods["event"], (table, methods)  # the rest left to DuckDB
+        types = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE schema_name = 'analytics' AND table_name = 'dbt_mapped_tracks'"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert types == {
+        "event_id": "VARCHAR",
+        "anonymous_id": "VARCHAR",
+        "dbt_visitor_id": "VARCHAR",
+        "timestamp": "TIMESTAMP",
+        "event": "VARCHAR",
+        "idle_time_minutes": "DOUBLE",
+    }

@@ -183,9 +183,12 @@ def test_template_renders_timeout_in_microseconds() -> None:
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 def test_the_plan_reads_the_source_once(dialect: str) -> None:
-    """Only the events step names the source; every other step, and the counts, read the events table."""
+    """Only the events step names the source; every other step, and the counts, read the events table.
+
+    DuckDB's events step names it three times: duckdb_rank_repeated_ids_only scans it again rather than sort it."""
     from journey_sql.plan import compile_plan
 
+    scans = 3 if dialect == "duckdb" else 1
     for settings, tables in ((DEFAULT, 1), (Settings.create(source_table=["tracks", "pages"]), 2)):
         plan = compile_plan(settings, get_dialect(dialect))
         reads = [
@@ -194,9 +197,9 @@ def test_the_plan_reads_the_source_once(dialect: str) -> None:
             for table in step.select.find_all(exp.Table)
             if table.db.lower() == "rudder"
         ]
-        assert reads == ["jsql_events"] * tables, reads
+        assert reads == ["jsql_events"] * tables * scans, reads
         assert not [t for t in plan.source_stats.find_all(exp.Table) if t.db.lower() == "rudder"]
-        assert plan.script().split("\n", 1)[1].lower().replace("`", "").count("rudder.tracks") == 1  # no header
+        assert plan.script().split("\n", 1)[1].lower().replace("`", "").count("rudder.tracks") == scans  # no header
 
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))

@@ -17,6 +17,7 @@ from journey_sql.dialects import (
     bigquery_plain_window_order,
     clickhouse_join_use_nulls,
     clickhouse_null_padded_shifts,
+    duckdb_rank_repeated_ids_only,
     duckdb_rescan_filtered_ctes,
     finite_timestamps_only,
     postgres_binary_collation,
@@ -163,6 +164,35 @@ CASES = [
         "g AS (SELECT COUNT(*) AS c FROM t), j AS (SELECT t.id FROM t JOIN u ON t.id = u.id) "
         "SELECT * FROM w, w AS w2, g, g AS g2, j, j AS j2",
     ),
+    (
+        "duckdb: deliveries ranked only for ids that arrive more than once",
+        duckdb_rank_repeated_ids_only,
+        "duckdb",
+        "SELECT r.id, r.rnk FROM (SELECT src.id, src.v, ROW_NUMBER() OVER (PARTITION BY src.id ORDER BY src.v) AS rnk "
+        "FROM s.t AS src) AS r",
+        "SELECT r.id, r.rnk FROM (WITH jsql_repeated_ids AS (SELECT src.id AS repeated_id FROM s.t AS src "
+        "GROUP BY src.id HAVING COUNT(*) > 1) "
+        "SELECT src.id, src.v, 1 AS rnk FROM s.t AS src "
+        "ANTI JOIN jsql_repeated_ids AS jsql_r ON jsql_r.repeated_id IS NOT DISTINCT FROM src.id "
+        "UNION ALL "
+        "SELECT src.id, src.v, ROW_NUMBER() OVER (PARTITION BY src.id ORDER BY src.v) AS rnk FROM s.t AS src "
+        "SEMI JOIN jsql_repeated_ids AS jsql_r ON jsql_r.repeated_id IS NOT DISTINCT FROM src.id) AS r",
+    ),
+    (
+        "duckdb: other partitions, filtered or joined scans, several windows and top-level selects are left alone",
+        duckdb_rank_repeated_ids_only,
+        "duckdb",
+        "SELECT * FROM (SELECT ROW_NUMBER() OVER (PARTITION BY t.v ORDER BY t.w) AS n FROM t) AS a, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t WHERE t.w > 1) AS b, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t JOIN u ON t.id = u.id) AS c, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n, LAG(t.w) OVER (ORDER BY t.w) AS p FROM t) AS d, "
+        "(SELECT RANK() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t) AS e",
+        "SELECT * FROM (SELECT ROW_NUMBER() OVER (PARTITION BY t.v ORDER BY t.w) AS n FROM t) AS a, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t WHERE t.w > 1) AS b, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t JOIN u ON t.id = u.id) AS c, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n, LAG(t.w) OVER (ORDER BY t.w) AS p FROM t) AS d, "
+        "(SELECT RANK() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t) AS e",
+    ),
 ]
 
 
@@ -180,3 +210,27 @@ def test_every_transform_has_a_case() -> None:
     covered = {c[1] for c in CASES} | {rewrite_epoch_us}
     named = {t for d in DIALECTS.values() for t in d.extra_transforms} | {unquote_identifiers, finite_timestamps_only}
     assert named <= covered, f"transforms without a case: {sorted(t.__name__ for t in named - covered)}"
+
+
+def test_ranking_repeated_ids_only_gives_every_row_its_rank() -> None:
+    """The rewrite runs on DuckDB and gives the rank ROW_NUMBER gives, NULL ids (one partition) and exact
+    duplicate rows included; the expected ranks are written out by hand."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES ('a', 2), ('a', 1), (NULL, 3), (NULL, 4), ('b', 5), (NULL, 6), "
+        "('c', 7), ('c', 7), ('d', NULL), ('d', 0)) AS v(id, v)"
+    )
+    query = (
+        "SELECT r.id, r.v, r.n FROM (SELECT src.id, src.v, "
+        "ROW_NUMBER() OVER (PARTITION BY src.id ORDER BY src.v NULLS LAST) AS n FROM t AS src) AS r"
+    )
+    rewritten = duckdb_rank_repeated_ids_only(sqlglot.parse_one(query, read="duckdb")).sql(dialect="duckdb")
+    assert "jsql_repeated_ids" in rewritten
+    expected = [
+        ("a", 1, 1), ("a", 2, 2), ("b", 5, 1), ("c", 7, 1), ("c", 7, 2), ("d", 0, 1), ("d", None, 2),
+        (None, 3, 1), (None, 4, 2), (None, 6, 3),
+    ]  # fmt: skip
+    key = lambda row: tuple((x is None, x) for x in row)  # noqa: E731
+    assert sorted(con.execute(rewritten).fetchall(), key=key) == sorted(expected, key=key)

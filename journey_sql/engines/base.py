@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 from sqlglot import exp
@@ -13,6 +13,9 @@ from sqlglot import exp
 from journey_sql.connection import ConnectionSpec
 from journey_sql.dialects import Dialect, get_dialect
 from journey_sql.errors import MissingDriverError
+
+if TYPE_CHECKING:
+    from journey_sql.plan import Step
 
 
 def import_driver(module: str, extra: str) -> ModuleType:
@@ -149,6 +152,11 @@ class Engine:
     def explain(self, sql: str) -> str | None:
         """The engine's plan for a query, or None where it offers none."""
         return None
+
+    def write_step(self, step: Step) -> None:
+        """Run a plan step: its statements as compiled (an engine may store the same rows its own way)."""
+        for sql in step.statements:
+            self.execute(sql)
 
     # -- catalog ---------------------------------------------------------------
     def sql(self, node: exp.Expression) -> str:

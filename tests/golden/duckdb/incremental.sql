@@ -189,6 +189,29 @@ SELECT
   r.is_new,
   r.old_rank
 FROM (
+  WITH jsql_repeated_ids AS (
+    SELECT
+      src.id AS repeated_id
+    FROM candidates AS src
+    GROUP BY
+      src.id
+    HAVING
+      COUNT(*) > 1
+  )
+  SELECT
+    src.id,
+    src.anonymous_id,
+    src.user_id,
+    src.event,
+    src.timestamp,
+    src.received_at,
+    src.is_new,
+    src.old_rank,
+    1 AS delivery_rank
+  FROM candidates AS src
+  ANTI JOIN jsql_repeated_ids AS jsql_r
+    ON jsql_r.repeated_id IS NOT DISTINCT FROM src.id
+  UNION ALL
   SELECT
     src.id,
     src.anonymous_id,
@@ -203,6 +226,8 @@ FROM (
       ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC, src.is_new ASC
     ) AS delivery_rank
   FROM candidates AS src
+  SEMI JOIN jsql_repeated_ids AS jsql_r
+    ON jsql_r.repeated_id IS NOT DISTINCT FROM src.id
 ) AS r;
 
 -- jsql_changed_aliases: aliases whose visitor may change

@@ -25,6 +25,27 @@ SELECT
     THEN 'no identity'
   END AS left_out
 FROM (
+  WITH jsql_repeated_ids AS (
+    SELECT
+      src.id AS repeated_id
+    FROM rudder.tracks AS src
+    GROUP BY
+      src.id
+    HAVING
+      COUNT(*) > 1
+  )
+  SELECT
+    src.id,
+    src.anonymous_id,
+    src.user_id,
+    src.event,
+    src.timestamp,
+    src.received_at,
+    1 AS delivery_rank
+  FROM rudder.tracks AS src
+  ANTI JOIN jsql_repeated_ids AS jsql_r
+    ON jsql_r.repeated_id IS NOT DISTINCT FROM src.id
+  UNION ALL
   SELECT
     src.id,
     src.anonymous_id,
@@ -37,6 +58,8 @@ FROM (
       ORDER BY src.received_at ASC, src.timestamp ASC, src.event ASC, src.anonymous_id ASC, src.user_id ASC
     ) AS delivery_rank
   FROM rudder.tracks AS src
+  SEMI JOIN jsql_repeated_ids AS jsql_r
+    ON jsql_r.repeated_id IS NOT DISTINCT FROM src.id
 ) AS r;
 
 COMMIT;
