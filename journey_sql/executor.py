@@ -429,19 +429,42 @@ def _run_incremental(engine: Engine, plan: Plan, report: RunReport, echo: Echo, 
                 engine.replace_table(final[step.name], step.relation)
                 replaced += 1
     except KeyboardInterrupt:
-        raise InterruptedRun(
-            "Interrupted (Ctrl-C) during an incremental build: "
-            + (
-                f"{replaced} of {len(swapped)} tables in {settings.schema} were replaced. "
-                if swapped
-                else "some tables may be half updated. "
-            )
-            + "The build state was dropped first, so the next apply rebuilds everything (a full refresh)."
-        ) from None
+        raise InterruptedRun(_incremental_interrupted(engine, plan, report, len(swapped), replaced)) from None
     finally:
         for step in plan.steps:
             if step.kind == "work" or (plan.suffix and step.kind in ("build", "state")):
                 _quietly(engine.drop_table, step.relation)
+
+
+def _incremental_interrupted(engine: Engine, plan: Plan, report: RunReport, swaps: int, replaced: int) -> str:
+    """What a Ctrl-C left behind on an engine without transactional DDL, read from where the run got to.
+
+    The state is dropped before the first table changes and written after the
+    last, so while it exists the tables are consistent: untouched, or (when the
+    run got past its table updates or swaps) fully updated."""
+    schema = plan.settings.schema
+    try:
+        state_kept = STATE.name in {t.lower() for t in engine.tables(schema)}
+    except Exception:  # the connection may not answer after Ctrl-C: assume the worst
+        state_kept = False
+    done = [s for s in plan.steps if s.kind != "invalidate"][: len(report.stages)]
+    updated = any(s.kind == "update" for s in done)
+    if state_kept and (replaced == swaps > 0 or (not swaps and updated)):
+        return (
+            "Interrupted (Ctrl-C) as the incremental build finished: every table in "
+            f"{schema} and its build state are up to date."
+        )
+    if state_kept:
+        return "Interrupted (Ctrl-C) during an incremental build, before any table changed: no tables were changed."
+    return (
+        "Interrupted (Ctrl-C) during an incremental build: "
+        + (
+            f"{replaced} of {swaps} tables in {schema} were replaced. "
+            if swaps
+            else "some tables may be half updated. "
+        )
+        + "The build state was dropped first, so the next apply rebuilds everything (a full refresh)."
+    )
 
 
 def _quietly(action: Callable[[exp.Table], None], table: exp.Table) -> None:

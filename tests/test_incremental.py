@@ -422,6 +422,50 @@ def test_a_failed_incremental_run_is_repaired_by_the_next_run(engine_harness, de
     )
 
 
+@pytest.mark.parametrize(
+    ("step", "kind", "expected", "next_mode"),
+    [
+        ("jsql_events_delta", "work", "before any table changed: no tables were changed", "incremental"),
+        ("dbt_track_facts", "update", "rebuilds everything", "full"),
+    ],
+)
+def test_ctrl_c_in_an_incremental_run_says_what_it_changed(
+    engine_harness, demo_rows, step: str, kind: str, expected: str, next_mode: str
+) -> None:
+    """On engines without transactions the message is read from where the run got to: a Ctrl-C before
+    the state is dropped changed nothing (the next run is incremental again); one after it did."""
+    from journey_sql.errors import InterruptedRun
+
+    engine = engine_harness.engine
+    if engine.transactional_ddl or engine_harness.name == "spark":
+        pytest.skip("transactional engines roll back (test_kill_and_interrupt.py); Spark is the slow twin of chdb")
+    if not engine.row_level_dml and kind == "update":
+        kind, expected = "build", "before any table changed: no tables were changed"  # swaps come after builds
+        next_mode = "incremental"
+    first, second = demo_history(demo_rows)
+    first, second = first[:300], second[:60]
+    s = settings_for(20, 3, 3600)
+    forget_state(engine_harness)
+    run_history(engine_harness, s, [first], "before the interrupt")
+    engine_harness.load(first + second)
+    real = type(engine).write_step
+
+    def interrupted(self: Any, plan_step: Any) -> None:
+        if plan_step.name == step and plan_step.kind == kind:
+            raise KeyboardInterrupt
+        real(self, plan_step)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(type(engine), "write_step", interrupted)
+        with pytest.raises(InterruptedRun, match=expected):
+            engine_harness.run(s, full_refresh=False)
+    report = engine_harness.run(s, full_refresh=False)
+    assert report.mode == next_mode, report.reason
+    assert_matches_reference(
+        engine_harness.fetch(s), compute(first + second, 20, 3, COUNTED), f"{engine_harness.name} after Ctrl-C"
+    )
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
