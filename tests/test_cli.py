@@ -324,3 +324,20 @@ def test_duckdb_stores_event_ids_uncompressed_with_the_types_create_table_as_giv
         "event": "VARCHAR",
         "idle_time_minutes": "DOUBLE",
     }
+
+
+def test_a_duckdb_file_named_like_the_target_schema_builds(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB names a file's catalog after the file: analytics.duckdb holding schema analytics made
+    `analytics.jsql_events` ambiguous ("Ambiguous reference to catalog or schema") and every build failed."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, "demo", "--database", "analytics.duckdb", "--events", "2000")
+    assert result.exit_code == 0, result.output
+    result = invoke(runner, "apply", "--connection", "duckdb:///analytics.duckdb", "--full-refresh")
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect("analytics.duckdb", read_only=True)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM analytics.analytics.dbt_tracks_flow").fetchone()[0] > 0
+    finally:
+        con.close()

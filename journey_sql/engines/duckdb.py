@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 DEFAULT_FILE_MEMORY_LIMIT = "3GB"
 
+# What a database file is attached as (connect): not its file name, which may be a schema's.
+FILE_CATALOG = "journey_sql_file"
+
 # Columns with a different value in (nearly) every row: the event ids. DuckDB's
 # string compression (DICT_FSST) spends more time choosing and applying itself
 # to these random 36-character strings than the rest of a stage's write costs,
@@ -89,7 +92,16 @@ class DuckDBEngine(DBAPIEngine):
         if path != ":memory:":
             config["temp_directory"] = str(Path(path).expanduser().resolve()) + ".tmp"
         try:
-            con = duckdb.connect(os.path.expanduser(path), config=config)
+            if path == ":memory:":
+                con = duckdb.connect(path, config=config)
+            else:
+                # DuckDB names a file's catalog after the file, and then cannot
+                # tell `analytics.t` in analytics.duckdb (the schema) from the
+                # catalog: the file is attached under a name no schema uses.
+                con = duckdb.connect(":memory:", config=config)
+                file = os.path.expanduser(path).replace("'", "''")
+                con.execute(f"ATTACH '{file}' AS {FILE_CATALOG}")
+                con.execute(f"USE {FILE_CATALOG}")
         except duckdb.Error as err:
             message = first_line(err)
             if "Could not set lock" in message:
