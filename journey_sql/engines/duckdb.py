@@ -99,8 +99,8 @@ class DuckDBEngine(DBAPIEngine):
                 # tell `analytics.t` in analytics.duckdb (the schema) from the
                 # catalog: the file is attached under a name no schema uses.
                 con = duckdb.connect(":memory:", config=config)
-                file = os.path.expanduser(path).replace("'", "''")
-                con.execute(f"ATTACH '{file}' AS {FILE_CATALOG}")
+                quoted = os.path.expanduser(path).replace("'", "''")
+                con.execute(f"ATTACH '{quoted}' AS {FILE_CATALOG}")
                 con.execute(f"USE {FILE_CATALOG}")
         except duckdb.Error as err:
             message = first_line(err)
