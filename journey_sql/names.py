@@ -143,9 +143,17 @@ class NameRules:
     system_prefixes: tuple[str, ...] = ()
 
 
+# What journey-sql attaches a DuckDB file as (engines/duckdb.py): a catalog, so not a schema's name either.
+DUCKDB_FILE_CATALOG = "journey_sql_file"
+
 RULES: dict[str, NameRules] = {
     # DuckDB documents no limit; 255 keeps file names and messages sane.
-    "duckdb": NameRules(_DUCKDB, 255, "journey-sql's cap for DuckDB", _INFO | {"pg_catalog", "temp", "system"}),
+    "duckdb": NameRules(
+        _DUCKDB,
+        255,
+        "journey-sql's cap for DuckDB",
+        _INFO | {"pg_catalog", "temp", "system", DUCKDB_FILE_CATALOG},
+    ),
     "postgres": NameRules(_POSTGRES, 63, "PostgreSQL's NAMEDATALEN", _INFO, ("pg_",)),
     "redshift": NameRules(_REDSHIFT, 127, "Redshift's identifier limit", _INFO | {"pg_catalog"}, ("pg_",)),
     "snowflake": NameRules(_SNOWFLAKE, 255, "Snowflake's identifier limit", _INFO),

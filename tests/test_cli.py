@@ -336,6 +336,9 @@ def test_a_duckdb_file_named_like_the_target_schema_builds(
     assert result.exit_code == 0, result.output
     result = invoke(runner, "apply", "--connection", "duckdb:///analytics.duckdb", "--full-refresh")
     assert result.exit_code == 0, result.output
+    # nor does the name of the in-memory database the file is attached beside
+    result = invoke(runner, "apply", "--connection", "duckdb:///analytics.duckdb", "--schema", "memory")
+    assert result.exit_code == 0, result.output
     con = duckdb.connect("analytics.duckdb", read_only=True)
     try:
         assert con.execute("SELECT COUNT(*) FROM analytics.analytics.dbt_tracks_flow").fetchone()[0] > 0

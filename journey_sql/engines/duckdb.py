@@ -13,14 +13,12 @@ from sqlglot import exp
 from journey_sql.connection import ConnectionSpec
 from journey_sql.engines.base import DBAPIEngine, import_driver
 from journey_sql.errors import ConfigError, ConnectionError_, first_line
+from journey_sql.names import DUCKDB_FILE_CATALOG as FILE_CATALOG
 
 if TYPE_CHECKING:
     from journey_sql.plan import Step
 
 DEFAULT_FILE_MEMORY_LIMIT = "3GB"
-
-# What a database file is attached as (connect): not its file name, which may be a schema's.
-FILE_CATALOG = "journey_sql_file"
 
 # Columns with a different value in (nearly) every row: the event ids. DuckDB's
 # string compression (DICT_FSST) spends more time choosing and applying itself
@@ -102,6 +100,7 @@ class DuckDBEngine(DBAPIEngine):
                 quoted = os.path.expanduser(path).replace("'", "''")
                 con.execute(f"ATTACH '{quoted}' AS {FILE_CATALOG}")
                 con.execute(f"USE {FILE_CATALOG}")
+                con.execute("DETACH memory")  # nor may the in-memory database's name clash with a schema
         except duckdb.Error as err:
             message = first_line(err)
             if "Could not set lock" in message:
