@@ -24,7 +24,7 @@ DEFAULT_FILE_MEMORY_LIMIT = "3GB"
 # string compression (DICT_FSST) spends more time choosing and applying itself
 # to these random 36-character strings than the rest of a stage's write costs,
 # and only halves them; stored uncompressed, each ten-million-row table is
-# written about 1.3 s faster and takes about 185 MB more (benchmarks/results.md).
+# written about 1.5 s faster and takes about 185 MB more (README, DuckDB).
 UNCOMPRESSED_COLUMNS = frozenset({"id", "event_id"})
 
 
