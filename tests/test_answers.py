@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from reference import compute
 from reference import funnel as reference_funnel
 from reference import paths as reference_paths
-from strategies import EVENT_POOL, pipeline_case
+from strategies import EVENT_POOL, examples, pipeline_case
 
 from journey_sql.analysis import END, funnel, funnel_sql, paths_sql, top_paths
 from journey_sql.cli import cli
@@ -96,7 +96,7 @@ step_names = st.sampled_from([*EVENT_POOL, "never happens"])
     funnel_steps=st.lists(step_names, min_size=1, max_size=4),
     by=st.sampled_from(["session", "visitor"]),
 )
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 def test_paths_and_funnel_match_reference_on_duckdb(duck, case, steps, top, start, funnel_steps, by) -> None:
     timeout, depth, rows = case
     duck.load(rows)

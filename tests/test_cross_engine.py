@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reference import compute
 from reference import funnel as reference_funnel
 from reference import paths as reference_paths
-from strategies import pipeline_case
+from strategies import examples, pipeline_case
 
 from journey_sql.analysis import funnel, top_paths
 from journey_sql.report import build_report
@@ -27,7 +27,7 @@ COUNTED = ("Page Viewed", "Ärger", "Checkout Started")
 
 
 @given(pipeline_case())
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 def test_every_engine_matches_reference(engine_harness, data: tuple[float, int, list]) -> None:
     timeout, depth, rows = data
     engine_harness.load(rows)
@@ -109,7 +109,7 @@ def _split_tables(rows: list, picks: list[int]) -> tuple[list, list, list, list]
 
 
 @given(pipeline_case(), st.lists(st.integers(0, 2), min_size=200, max_size=200))
-@settings(max_examples=3)
+@settings(max_examples=examples(3))
 def test_tracks_pages_and_screens_union_matches_reference(engine_harness, data, picks: list[int]) -> None:
     timeout, depth, rows = data
     tracks, pages, screens, union = _split_tables(rows, picks)

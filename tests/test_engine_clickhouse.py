@@ -19,7 +19,7 @@ import sqlglot
 from compare import assert_matches_reference
 from hypothesis import given, settings
 from reference import compute
-from strategies import pipeline_case
+from strategies import examples, pipeline_case
 
 from journey_sql.connection import parse_connection
 from journey_sql.dialects import get_dialect
@@ -153,7 +153,7 @@ def _run_not_nullable(ch, rows: list[dict[str, Any]], timeout: float, depth: int
 
 @needs_chdb
 @given(pipeline_case())
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 def test_a_source_without_nullable_columns_still_gives_nulls(ch, data) -> None:
     timeout, depth, rows = data
     _run_not_nullable(ch, rows, timeout, depth)

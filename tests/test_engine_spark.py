@@ -23,7 +23,7 @@ from compare import assert_matches_reference
 from engines.spark import DatabricksOnSparkHarness, SparkConnection, SparkHarness, drop_databases, shared_spark
 from hypothesis import given, settings
 from reference import compute
-from strategies import pipeline_case
+from strategies import examples, pipeline_case
 
 from journey_sql.cli import cli
 from journey_sql.connection import parse_connection
@@ -70,7 +70,7 @@ ROWS = [
 @given(pipeline_case())
 # few examples: the databricks SELECTs equal spark's today, which test_cross_engine
 # covers at length; these catch the day they diverge
-@settings(max_examples=3)
+@settings(max_examples=examples(3))
 def test_databricks_sql_on_spark_matches_reference(spark, data: tuple[float, int, list]) -> None:
     timeout, depth, rows = data
     h = DatabricksOnSparkHarness(spark)

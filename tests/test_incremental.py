@@ -23,7 +23,7 @@ from harness import SOURCE_COLUMNS, DuckDBHarness
 from hypothesis import given, settings
 from reference import compute
 from sqlglot import exp
-from strategies import incremental_history, lookback_violations
+from strategies import examples, incremental_history, lookback_violations
 
 from journey_sql.cli import cli
 from journey_sql.settings import Settings
@@ -79,10 +79,11 @@ def run_history(harness: Any, s: Settings, batches: list[list[dict]], context: s
 
 
 def test_incremental_runs_equal_a_full_refresh_on_every_engine(engine_harness) -> None:
-    examples, most_batches = BUDGET.get(engine_harness.name, (4, 3))
+    budget, most_batches = BUDGET.get(engine_harness.name, (4, 3))
+    examples_run = examples(budget)
 
     @given(incremental_history(max_batches=most_batches))
-    @settings(max_examples=examples)
+    @settings(max_examples=examples_run)
     def check(history: tuple[float, int, int, list[list[dict]]]) -> None:
         timeout, depth, lookback_seconds, batches = history
         assert not lookback_violations(batches, lookback_seconds)
@@ -158,7 +159,7 @@ def test_histories_hold_every_hard_case() -> None:
     seen: set[str] = set()
 
     @given(incremental_history())
-    @settings(max_examples=60)
+    @settings(max_examples=examples(60))
     def collect(history: tuple[float, int, int, list[list[dict]]]) -> None:
         timeout, depth, lookback_seconds, batches = history
         assert 2 <= len(batches) <= 6

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+from strategies import examples
 
 from journey_sql.dialects import DIALECTS, get_dialect
 from journey_sql.errors import ConfigError, JourneyError
@@ -64,7 +65,7 @@ RENDER_OUTCOMES: Counter[tuple[str, str]] = Counter()
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @given(source_schema=name_strategy(), source_table=name_strategy(), schema=name_strategy())
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
 def test_every_name_render_accepts_parses_back(
     dialect: str, source_schema: str, source_table: str, schema: str
 ) -> None:
@@ -186,7 +187,7 @@ def duckdb_apply():
 
 
 @given(data=st.data())
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 def test_apply_on_duckdb_builds_or_rejects_every_name(duckdb_apply, data) -> None:
     names = name_strategy(_DUCKDB_WORDS)
     _apply_one(duckdb_apply, str.lower, data.draw(names), data.draw(names), data.draw(names))
@@ -207,7 +208,7 @@ def postgres_apply():
 
 
 @given(data=st.data())
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 def test_apply_on_postgres_builds_or_rejects_every_name(postgres_apply, data) -> None:
     harness, words = postgres_apply
     names = name_strategy(words)

@@ -15,7 +15,7 @@ from compare import assert_matches_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import INFINITE, compute, left_out
-from strategies import tracks
+from strategies import examples, tracks
 
 from journey_sql.cli import cli
 from journey_sql.dialects import DIALECTS, get_dialect
@@ -60,7 +60,7 @@ def duckdb_odd():
 
 
 @given(odd_tracks())
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 def test_duckdb_leaves_out_infinite_timestamps_and_counts_by_reason(duckdb_odd, case) -> None:
     _check(duckdb_odd, *case)
 
@@ -76,7 +76,7 @@ def postgres_odd():
 
 
 @given(odd_tracks())
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 def test_postgres_leaves_out_infinite_timestamps_and_counts_by_reason(postgres_odd, case) -> None:
     _check(postgres_odd, *case)
 

@@ -7,7 +7,7 @@ from compare import assert_matches_reference
 from harness import DuckDBHarness
 from hypothesis import given, settings
 from reference import compute
-from strategies import pipeline_case
+from strategies import examples, pipeline_case
 
 from journey_sql.settings import Settings
 
@@ -15,7 +15,7 @@ TIMEOUTS = (30, 45, 0.5, 2.25)
 
 
 @given(pipeline_case(TIMEOUTS, (2, 3, 5, 7)))
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 def test_duckdb_matches_reference_on_generated_events(data: tuple[float, int, list]) -> None:
     timeout, depth, rows = data
     harness = DuckDBHarness()

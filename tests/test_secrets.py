@@ -21,6 +21,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from strategies import examples
 
 from journey_sql.redact import MASK, redact_tokens, redact_urls, scrub
 
@@ -48,7 +49,7 @@ url_passwords = st.text(alphabet=st.sampled_from("abcXYZ019-._~!$*+%@:"), min_si
 
 
 @pytest.mark.parametrize(("shape", "printed"), URL_SHAPES)
-@hsettings(max_examples=25)
+@hsettings(max_examples=examples(25))
 @given(password=url_passwords)
 def test_url_passwords_are_masked_whatever_the_shape(shape: str, printed: str, password: str) -> None:
     for context in ("{}", "Connection '{}' is not a URL.", 'could not connect to "{}": refused'):
@@ -69,7 +70,7 @@ def test_urls_without_a_secret_are_shown_as_written() -> None:
 words = st.text(alphabet=st.characters(categories=["L", "Nd"]), min_size=1, max_size=6)
 
 
-@hsettings(max_examples=60)
+@hsettings(max_examples=examples(60))
 @given(secret=words, prefix=words, suffix=words)
 def test_secrets_are_replaced_as_whole_tokens_only(secret: str, prefix: str, suffix: str) -> None:
     # inside a longer word: untouched (JOURNEY_SQL_PASSWORD=post must not turn "postgres" into "***gres")

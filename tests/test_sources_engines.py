@@ -18,7 +18,7 @@ from harness import open_session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import compute
-from strategies import pipeline_case
+from strategies import examples, pipeline_case
 
 from journey_sql.settings import Settings
 
@@ -77,7 +77,7 @@ ENCODINGS = {
 
 
 @given(pipeline_case(), st.sampled_from(sorted(ENCODINGS)), st.sampled_from(sorted(ENCODINGS)))
-@settings(max_examples=12)
+@settings(max_examples=examples(12))
 def test_other_names_and_types_match_the_plain_layout(engine_harness, data, ts_enc: str, rec_enc: str) -> None:
     timeout, depth, rows = data
     ts_type, ts_write, ts_read, ts_seen = ENCODINGS[ts_enc]
@@ -146,7 +146,7 @@ SNOWPLOW_COLUMNS = [
 
 
 @given(pipeline_case())
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 def test_snowplow_shaped_table_matches_reference(engine_harness, data) -> None:
     timeout, depth, rows = data
     values = [
@@ -195,7 +195,7 @@ SEGMENT_PAGES = [
 
 
 @given(pipeline_case(), st.lists(st.booleans(), min_size=200, max_size=200))
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 def test_segment_tracks_and_pages_match_reference(engine_harness, data, is_page: list[bool]) -> None:
     timeout, depth, rows = data
     tracks, pages, union = [], [], []

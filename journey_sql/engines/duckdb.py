@@ -129,13 +129,18 @@ class DuckDBEngine(DBAPIEngine):
             return
         select = self.dialect.generate(step.select)
         columns = [(str(row[0]), str(row[1])) for row in self.query(f"DESCRIBE {select}")]
-        if not any(name.lower() in UNCOMPRESSED_COLUMNS for name, _ in columns):
+
+        def uncompressed(name: str, type_name: str) -> bool:
+            # only text: what DICT_FSST is for (numbers bit-pack cheaply; a STRUCT cannot be uncompressed)
+            return name.lower() in UNCOMPRESSED_COLUMNS and type_name.upper() == "VARCHAR"
+
+        if not any(uncompressed(*column) for column in columns):
             super().write_step(step)
             return
         table = self.sql(step.relation)
         definitions = ", ".join(
             f"{self.sql(exp.to_identifier(name, quoted=True))} {type_name}"
-            + (" USING COMPRESSION uncompressed" if name.lower() in UNCOMPRESSED_COLUMNS else "")
+            + (" USING COMPRESSION uncompressed" if uncompressed(name, type_name) else "")
             for name, type_name in columns
         )
         self.execute(f"CREATE OR REPLACE TABLE {table} ({definitions})")
