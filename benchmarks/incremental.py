@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -236,8 +237,6 @@ def postgres_size(events: int, work: Path) -> dict[str, Any]:
 def _events_step_workers(engine: Any) -> int:
     """Parallel workers PostgreSQL plans for the events step's scan of the source. Its seq_scan counter
     counts a parallel scan once per process taking part: the leader and each worker."""
-    import re
-
     from journey_sql.plan import compile_plan
     from journey_sql.settings import Settings
 

@@ -169,7 +169,7 @@ def duckdb_rank_repeated_ids_only(tree: exp.Expression) -> exp.Expression:
     for select in list(tree.find_all(exp.Select)):
         windows = [p for p in select.expressions if isinstance(p.unalias(), exp.Window)]
         from_ = select.args.get("from_")
-        if len(windows) != 1 or not isinstance(from_, exp.From) or not select.find_all(exp.Window):
+        if len(windows) != 1 or not isinstance(from_, exp.From):
             continue
         window = windows[0].unalias()
         partition = window.args.get("partition_by") or []
