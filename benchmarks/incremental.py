@@ -60,9 +60,10 @@ CREATE TABLE rudder.stragglers AS  -- received in the last 12 hours of the histo
 SELECT t.* FROM rudder.all_tracks t, rudder.bounds b
 WHERE t.received_at < b.cut AND t.received_at >= b.cut - INTERVAL 12 HOUR
 ORDER BY hash(t.id, 'straggler') LIMIT {HARD_CASES};
-CREATE TABLE rudder.tracks AS
+CREATE TABLE rudder.tracks AS  -- stored in the order received, as RudderStack's loads append it
 SELECT t.* FROM rudder.all_tracks t, rudder.bounds b
-WHERE t.received_at < b.cut AND t.id NOT IN (SELECT id FROM rudder.stragglers);
+WHERE t.received_at < b.cut AND t.id NOT IN (SELECT id FROM rudder.stragglers)
+ORDER BY t.received_at;
 CREATE TABLE rudder.batch AS
 SELECT t.* FROM rudder.all_tracks t, rudder.bounds b WHERE t.received_at >= b.cut
 UNION ALL SELECT * FROM rudder.stragglers

@@ -165,7 +165,7 @@ def compile_incremental_plan(
     schema = settings.schema
 
     def work(name: str) -> exp.Table:
-        return exp.table_(name + WORK_SUFFIX, db=schema)
+        return dialect.work_table(name + WORK_SUFFIX, schema)
 
     def updated(name: str) -> exp.Table:
         """Where a table's new contents are once its update step has run."""
@@ -189,7 +189,7 @@ def compile_incremental_plan(
         )
 
     def add_update(name: str, columns: tuple[str, ...]) -> None:
-        steps.append(_update_step(name, columns, dialect, final[name], updated(name), tables, in_place))
+        steps.append(_update_step(name, columns, dialect, final[name], work(name), updated(name), tables, in_place))
 
     add_work(NEW_ROWS, tables[NEW_ROWS.name])
     add_work(EVENTS_DELTA, tables[EVENTS_DELTA.name])
@@ -273,13 +273,14 @@ def _update_step(
     columns: tuple[str, ...],
     dialect: Dialect,
     table: exp.Table,
+    delta: exp.Table,
     target: exp.Table,
     tables: dict[str, exp.Table],
     in_place: bool,
 ) -> Step:
-    """Replace the rows of `table` that the run rebuilt: in place, or as a new table under `target`."""
+    """Replace the rows of `table` that the run rebuilt (a work step wrote them to `delta`): in place, or as
+    a new table under `target`."""
     key, keys_step, key_column = _REPLACED_BY.get(name, _BY_VISITOR)
-    delta = exp.table_(name + WORK_SUFFIX, db=table.db)  # the rebuilt rows (a work step wrote them)
     keys = tables[keys_step].sql(CANONICAL)
     cols = ", ".join(columns)
     rebuilt = f"SELECT {', '.join(f'd.{c}' for c in columns)} FROM {delta.sql(CANONICAL)} AS d"
@@ -291,7 +292,7 @@ def _update_step(
         ]
         trees = [_parse(s) for s in sql]
         statements = tuple(dialect.generate(dialect.transpile(t)) for t in trees)
-        return Step(name, "update", summary, delta, _parse(rebuilt), statements)
+        return Step(name, "update", summary, delta, _parse(rebuilt), statements, updates=table)
     # Rows without an id are never rebuilt (they are only counted): keep them all.
     keep = f"t.{key} IS NULL OR " if name == EVENTS.name else ""
     select = _parse(

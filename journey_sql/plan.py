@@ -42,6 +42,7 @@ class Step:
     relation: exp.Table  # where the step writes
     select: exp.Expression  # what it writes, transformed for the plan's dialect
     statements: tuple[str, ...]  # the SQL that (re)creates `relation` from `select`, without terminators
+    updates: exp.Table | None = None  # "update" steps: the table whose rows the statements replace
 
 
 @dataclass(frozen=True)

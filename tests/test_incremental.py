@@ -580,3 +580,53 @@ def test_an_infinite_received_at_does_not_move_the_window_past_later_rows(duck, 
     report = duck.run(s, full_refresh=False)
     assert report.mode == "incremental", report.reason
     assert_matches_reference(duck.fetch(s), compute([*first, forever, *second], 30, 5), "after an infinite received_at")
+
+
+def test_a_build_without_any_received_at_reads_every_row_next_time(duck, demo_rows) -> None:
+    """No received_at processed means no watermark: the next run reads every row, whenever it was received."""
+    first, second = demo_history(demo_rows)
+    s = Settings.create(schema=SCHEMA, session_timeout=30, depth=5)
+    unplaced = [{**r, "received_at": None} for r in first]
+    duck.load(unplaced)
+    assert duck.run(s, full_refresh=False).mode == "full"
+    duck.load([*unplaced, *second])
+    report = duck.run(s, full_refresh=False)
+    assert report.mode == "incremental", report.reason
+    assert_matches_reference(duck.fetch(s), compute([*unplaced, *second], 30, 5), "after a build with no received_at")
+
+
+def test_duckdb_vacuums_at_commit_only_once_a_table_it_updates_is_a_quarter_deleted(tmp_path: Path) -> None:
+    """engines/duckdb.py (VACUUM_DEAD_SHARE): below a quarter of deleted rows DuckDB's vacuum reclaims none of
+    them and only re-merges the row groups the run appended, so an incremental run turns it off; from a
+    quarter on, it stays on for the run's commit."""
+    from journey_sql.engines import connect
+    from journey_sql.engines.duckdb import DEFAULT_MAX_VACUUM_TASKS
+    from journey_sql.plan import Step
+
+    engine = connect(f"duckdb:///{tmp_path / 'v.duckdb'}", create=True)
+    try:
+        engine.execute("CREATE SCHEMA a")
+        for name, deleted in (("few", 10), ("many", 30)):  # percent of 1,000 rows
+            engine.execute(f"CREATE TABLE a.{name} AS SELECT range AS n FROM range(1000)")
+            engine.execute(f"DELETE FROM a.{name} WHERE n < {deleted * 10}")
+
+        def update(name: str) -> Step:
+            return Step(name, "update", "", exp.table_("x"), exp.select("1"), ("SELECT 1",), exp.table_(name, db="a"))
+
+        def vacuum_tasks() -> int:
+            return int(engine.query("SELECT current_setting('max_vacuum_tasks')")[0][0])
+
+        for order, expected in (
+            (["few"], [0]),
+            (["few", "many"], [0, DEFAULT_MAX_VACUUM_TASKS]),
+            (["many", "few"], [DEFAULT_MAX_VACUUM_TASKS] * 2),
+        ):
+            engine.begin()
+            seen = []
+            for name in order:
+                engine.write_step(update(name))
+                seen.append(vacuum_tasks())
+            engine.rollback()
+            assert seen == expected, (order, seen)
+    finally:
+        engine.close()

@@ -17,6 +17,7 @@ from journey_sql.dialects import (
     bigquery_plain_window_order,
     clickhouse_join_use_nulls,
     clickhouse_null_padded_shifts,
+    duckdb_prunable_received_window,
     duckdb_rank_repeated_ids_only,
     duckdb_rescan_filtered_ctes,
     finite_timestamps_only,
@@ -192,6 +193,30 @@ CASES = [
         "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t JOIN u ON t.id = u.id) AS c, "
         "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n, LAG(t.w) OVER (ORDER BY t.w) AS p FROM t) AS d, "
         "(SELECT RANK() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t) AS e",
+    ),
+    (
+        "duckdb: the incremental window becomes a comparison DuckDB can skip row groups with, plus the NULLs",
+        duckdb_prunable_received_window,
+        "duckdb",
+        "SELECT COUNT(*) AS n, MAX(e.id) FROM a.ev AS e WHERE (e.received_at >= (SELECT s.w - INTERVAL 1 DAY "
+        "FROM a.st AS s) OR e.received_at IS NULL OR (SELECT s.w FROM a.st AS s) IS NULL)",
+        "SELECT COUNT(*) AS n, MAX(e.id) FROM (SELECT e.id, e.received_at FROM a.ev AS e "
+        "WHERE e.received_at >= COALESCE((SELECT s.w - INTERVAL '1' DAY FROM a.st AS s), "
+        "CAST('-infinity' AS TIMESTAMP)) "
+        "UNION ALL SELECT e.id, e.received_at FROM a.ev AS e WHERE e.received_at IS NULL) AS e",
+    ),
+    (
+        "duckdb: other ORs, other columns and joined scans are left alone",
+        duckdb_prunable_received_window,
+        "duckdb",
+        "SELECT * FROM (SELECT e.id FROM ev AS e WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL) AS a, "
+        "(SELECT e.id FROM ev AS e WHERE e.ts >= (SELECT 1) OR e.ts IS NULL OR (SELECT 1) IS NULL) AS b, "
+        "(SELECT e.id FROM ev AS e JOIN f ON e.id = f.id "
+        "WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS c",
+        "SELECT * FROM (SELECT e.id FROM ev AS e WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL) AS a, "
+        "(SELECT e.id FROM ev AS e WHERE e.ts >= (SELECT 1) OR e.ts IS NULL OR (SELECT 1) IS NULL) AS b, "
+        "(SELECT e.id FROM ev AS e JOIN f ON e.id = f.id "
+        "WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS c",
     ),
 ]
 

@@ -27,6 +27,16 @@ DEFAULT_FILE_MEMORY_LIMIT = "3GB"
 # written about 1.5 s faster and takes about 185 MB more (README, DuckDB).
 UNCOMPRESSED_COLUMNS = frozenset({"id", "event_id"})
 
+# An incremental run deletes the rebuilt visitors' rows and appends new ones.
+# DuckDB reclaims deleted rows only by merging neighbouring row groups whose
+# rows fit in fewer (4 into 3 at most), so rows deleted evenly are not
+# reclaimed before about a quarter of a table is dead; below that, the vacuum
+# at commit only re-merges the partly filled row groups the run just appended
+# (about 1 s of a 10M-event run, benchmarks/incremental.md). It runs when a
+# table the run updates holds at least this share of deleted rows.
+VACUUM_DEAD_SHARE = 0.25
+DEFAULT_MAX_VACUUM_TASKS = 100  # DuckDB's default
+
 
 class DuckDBEngine(DBAPIEngine):
     scheme = "duckdb"
@@ -38,6 +48,7 @@ class DuckDBEngine(DBAPIEngine):
     transactional_ddl = True
     replace_strategy = "drop_rename"  # inside the run's one transaction
     cheap_source_count = True
+    _vacuum: bool | None = None  # this run vacuums at commit (None: no table updated in place yet)
 
     @classmethod
     def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
@@ -124,6 +135,8 @@ class DuckDBEngine(DBAPIEngine):
 
         The rows are the compiled SELECT's, exactly as CREATE TABLE AS would
         write them; only the storage of UNCOMPRESSED_COLUMNS differs."""
+        if step.kind == "update" and step.updates is not None:
+            self._plan_vacuum(step.updates)
         if step.kind not in ("events", "stage"):
             super().write_step(step)
             return
@@ -145,6 +158,23 @@ class DuckDBEngine(DBAPIEngine):
         )
         self.execute(f"CREATE OR REPLACE TABLE {table} ({definitions})")
         self.execute(f"INSERT INTO {table} {select}")
+
+    def _plan_vacuum(self, table: exp.Table) -> None:
+        """Vacuum at this run's commit only if `table` or a table updated before it is VACUUM_DEAD_SHARE dead."""
+        stored = self.query(
+            "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
+            f"AND lower(schema_name) = lower('{table.db}') AND lower(table_name) = lower('{table.name}')"
+        )
+        live = self.query(f"SELECT COUNT(*) FROM {self.sql(table)}")[0][0]
+        dead = 1 - live / stored[0][0] if stored and stored[0][0] else 0.0
+        first = self._vacuum is None
+        self._vacuum = bool(self._vacuum) or dead >= VACUUM_DEAD_SHARE
+        if first or self._vacuum:
+            self.execute(f"SET max_vacuum_tasks = {DEFAULT_MAX_VACUUM_TASKS if self._vacuum else 0}")
+
+    def begin(self) -> None:
+        self._vacuum = None
+        super().begin()
 
     def explain(self, sql: str) -> str:
         return "\n".join(row[1] for row in self.query(f"EXPLAIN {sql}"))

@@ -4,7 +4,7 @@ BEGIN;
 CREATE SCHEMA IF NOT EXISTS analytics;
 
 -- jsql_new_rows: source rows received since the watermark minus the lookback, not processed before
-CREATE OR REPLACE TABLE analytics.jsql_new_rows__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_new_rows__jsql_delta AS
 WITH window_rows AS (
   SELECT
     src.id,
@@ -14,21 +14,36 @@ WITH window_rows AS (
     src.timestamp,
     src.received_at,
     1 AS is_new
-  FROM rudder.tracks AS src
-  WHERE
-    (
-      src.received_at >= (
-        SELECT
-          s.watermark - INTERVAL '86400' SECOND
-        FROM analytics.jsql_state AS s
+  FROM (
+    SELECT
+      src.anonymous_id,
+      src.event,
+      src.id,
+      src.received_at,
+      src.timestamp,
+      src.user_id
+    FROM rudder.tracks AS src
+    WHERE
+      src.received_at >= COALESCE(
+        (
+          SELECT
+            s.watermark - INTERVAL '86400' SECOND
+          FROM analytics.jsql_state AS s
+        ),
+        CAST('-infinity' AS TIMESTAMP)
       )
-      OR src.received_at IS NULL
-      OR (
-        SELECT
-          s.watermark
-        FROM analytics.jsql_state AS s
-      ) IS NULL
-    )
+    UNION ALL
+    SELECT
+      src.anonymous_id,
+      src.event,
+      src.id,
+      src.received_at,
+      src.timestamp,
+      src.user_id
+    FROM rudder.tracks AS src
+    WHERE
+      src.received_at IS NULL
+  ) AS src
 ), known_rows AS (
   SELECT
     e.id,
@@ -38,21 +53,36 @@ WITH window_rows AS (
     e.timestamp,
     e.received_at,
     0 AS is_new
-  FROM analytics.jsql_events AS e
-  WHERE
-    (
-      e.received_at >= (
-        SELECT
-          s.watermark - INTERVAL '86400' SECOND
-        FROM analytics.jsql_state AS s
+  FROM (
+    SELECT
+      e.anonymous_id,
+      e.event,
+      e.id,
+      e.received_at,
+      e.timestamp,
+      e.user_id
+    FROM analytics.jsql_events AS e
+    WHERE
+      e.received_at >= COALESCE(
+        (
+          SELECT
+            s.watermark - INTERVAL '86400' SECOND
+          FROM analytics.jsql_state AS s
+        ),
+        CAST('-infinity' AS TIMESTAMP)
       )
-      OR e.received_at IS NULL
-      OR (
-        SELECT
-          s.watermark
-        FROM analytics.jsql_state AS s
-      ) IS NULL
-    )
+    UNION ALL
+    SELECT
+      e.anonymous_id,
+      e.event,
+      e.id,
+      e.received_at,
+      e.timestamp,
+      e.user_id
+    FROM analytics.jsql_events AS e
+    WHERE
+      e.received_at IS NULL
+  ) AS e
 ), both_sides AS (
   SELECT
     w.id,
@@ -136,7 +166,7 @@ HAVING
   MIN(n.is_new) = 1;
 
 -- jsql_events_delta: every delivery of the ids with new rows, ranked again
-CREATE OR REPLACE TABLE analytics.jsql_events__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_events__jsql_delta AS
 WITH candidates AS (
   SELECT
     e.id,
@@ -152,7 +182,7 @@ WITH candidates AS (
     e.id IN (
       SELECT
         n.id
-      FROM analytics.jsql_new_rows__jsql_delta AS n
+      FROM temp.main.jsql_new_rows__jsql_delta AS n
     )
   UNION ALL
   SELECT
@@ -164,7 +194,7 @@ WITH candidates AS (
     n.received_at,
     1 AS is_new,
     CAST(NULL AS BIGINT) AS old_rank
-  FROM analytics.jsql_new_rows__jsql_delta AS n
+  FROM temp.main.jsql_new_rows__jsql_delta AS n
 )
 SELECT
   r.id,
@@ -231,13 +261,13 @@ FROM (
 ) AS r;
 
 -- jsql_changed_aliases: aliases whose visitor may change
-CREATE OR REPLACE TABLE analytics.jsql_changed_aliases__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_changed_aliases__jsql_delta AS
 WITH changed AS NOT MATERIALIZED (
   SELECT
     d.id,
     d.user_id,
     d.anonymous_id
-  FROM analytics.jsql_events__jsql_delta AS d
+  FROM temp.main.jsql_events__jsql_delta AS d
   WHERE
     d.delivery_rank = 1 AND d.is_new = 1
 ), touched AS (
@@ -249,7 +279,7 @@ WITH changed AS NOT MATERIALIZED (
   SELECT
     d.user_id,
     d.anonymous_id
-  FROM analytics.jsql_events__jsql_delta AS d
+  FROM temp.main.jsql_events__jsql_delta AS d
   WHERE
     d.old_rank = 1 AND d.id IN (
       SELECT
@@ -277,7 +307,7 @@ WHERE
   id IN (
     SELECT
       k.id
-    FROM analytics.jsql_events__jsql_delta AS k
+    FROM temp.main.jsql_events__jsql_delta AS k
   );
 INSERT INTO analytics.jsql_events (
   id,
@@ -298,10 +328,10 @@ SELECT
   d.received_at,
   d.delivery_rank,
   d.left_out
-FROM analytics.jsql_events__jsql_delta AS d;
+FROM temp.main.jsql_events__jsql_delta AS d;
 
 -- jsql_alias_events: the events carrying those aliases
-CREATE OR REPLACE TABLE analytics.jsql_alias_events__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_alias_events__jsql_delta AS
 SELECT
   e.id,
   e.anonymous_id,
@@ -318,17 +348,17 @@ WHERE
     e.user_id IN (
       SELECT
         a.alias
-      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+      FROM temp.main.jsql_changed_aliases__jsql_delta AS a
     )
     OR e.anonymous_id IN (
       SELECT
         a.alias
-      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+      FROM temp.main.jsql_changed_aliases__jsql_delta AS a
     )
   );
 
 -- dbt_aliases_mapping: identity stitching
-CREATE OR REPLACE TABLE analytics.dbt_aliases_mapping__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_aliases_mapping__jsql_delta AS
 SELECT
   m.alias,
   m.dbt_visitor_id
@@ -340,7 +370,7 @@ FROM (
       e.user_id,
       e.event,
       e.timestamp
-    FROM analytics.jsql_alias_events__jsql_delta AS e
+    FROM temp.main.jsql_alias_events__jsql_delta AS e
     WHERE
       e.left_out IS NULL
   ), user_ids AS (
@@ -391,11 +421,11 @@ WHERE
   m.alias IN (
     SELECT
       a.alias
-    FROM analytics.jsql_changed_aliases__jsql_delta AS a
+    FROM temp.main.jsql_changed_aliases__jsql_delta AS a
   );
 
 -- jsql_changed_visitors: visitors to rebuild
-CREATE OR REPLACE TABLE analytics.jsql_changed_visitors__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_changed_visitors__jsql_delta AS
 SELECT
   m.dbt_visitor_id
 FROM analytics.dbt_aliases_mapping AS m
@@ -403,15 +433,15 @@ WHERE
   m.alias IN (
     SELECT
       a.alias
-    FROM analytics.jsql_changed_aliases__jsql_delta AS a
+    FROM temp.main.jsql_changed_aliases__jsql_delta AS a
   )
 UNION
 SELECT
   d.dbt_visitor_id
-FROM analytics.dbt_aliases_mapping__jsql_delta AS d;
+FROM temp.main.dbt_aliases_mapping__jsql_delta AS d;
 
 -- jsql_stale_sessions: their sessions as the last build numbered them
-CREATE OR REPLACE TABLE analytics.jsql_stale_sessions__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_stale_sessions__jsql_delta AS
 SELECT
   s.session_id
 FROM analytics.dbt_session_tracks AS s
@@ -419,7 +449,7 @@ WHERE
   s.dbt_visitor_id IN (
     SELECT
       v.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS v
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS v
   );
 
 -- dbt_aliases_mapping: the rows of dbt_aliases_mapping for the visitors rebuilt
@@ -428,7 +458,7 @@ WHERE
   alias IN (
     SELECT
       k.alias
-    FROM analytics.jsql_changed_aliases__jsql_delta AS k
+    FROM temp.main.jsql_changed_aliases__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_aliases_mapping (
   alias,
@@ -437,10 +467,10 @@ INSERT INTO analytics.dbt_aliases_mapping (
 SELECT
   d.alias,
   d.dbt_visitor_id
-FROM analytics.dbt_aliases_mapping__jsql_delta AS d;
+FROM temp.main.dbt_aliases_mapping__jsql_delta AS d;
 
 -- jsql_visitor_events: every event of the visitors to rebuild
-CREATE OR REPLACE TABLE analytics.jsql_visitor_events__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.jsql_visitor_events__jsql_delta AS
 SELECT
   e.id,
   e.anonymous_id,
@@ -461,12 +491,12 @@ WHERE
       m.dbt_visitor_id IN (
         SELECT
           v.dbt_visitor_id
-        FROM analytics.jsql_changed_visitors__jsql_delta AS v
+        FROM temp.main.jsql_changed_visitors__jsql_delta AS v
       )
   );
 
 -- dbt_mapped_tracks: events with visitor and idle time
-CREATE OR REPLACE TABLE analytics.dbt_mapped_tracks__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_mapped_tracks__jsql_delta AS
 WITH events AS (
   SELECT
     e.id,
@@ -474,7 +504,7 @@ WITH events AS (
     e.user_id,
     e.event,
     e.timestamp
-  FROM analytics.jsql_visitor_events__jsql_delta AS e
+  FROM temp.main.jsql_visitor_events__jsql_delta AS e
   WHERE
     e.left_out IS NULL
 )
@@ -490,13 +520,13 @@ INNER JOIN analytics.dbt_aliases_mapping AS m
   ON m.alias = COALESCE(e.user_id, e.anonymous_id);
 
 -- dbt_session_tracks: sessions
-CREATE OR REPLACE TABLE analytics.dbt_session_tracks__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_session_tracks__jsql_delta AS
 WITH session_starts AS (
   SELECT
     t.dbt_visitor_id,
     t.timestamp,
     t.event_id
-  FROM analytics.dbt_mapped_tracks__jsql_delta AS t
+  FROM temp.main.dbt_mapped_tracks__jsql_delta AS t
   WHERE
     (
       t.idle_time_minutes IS NULL
@@ -519,7 +549,7 @@ SELECT
 FROM numbered AS n;
 
 -- dbt_track_facts: events with session and sequence number
-CREATE OR REPLACE TABLE analytics.dbt_track_facts__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_track_facts__jsql_delta AS
 WITH flagged AS (
   SELECT
     t.anonymous_id,
@@ -535,7 +565,7 @@ WITH flagged AS (
       THEN 1
       ELSE 0
     END AS opens_session
-  FROM analytics.dbt_mapped_tracks__jsql_delta AS t
+  FROM temp.main.dbt_mapped_tracks__jsql_delta AS t
 ), numbered AS (
   SELECT
     f.anonymous_id,
@@ -574,7 +604,7 @@ INNER JOIN session_openings AS o
   AND o.session_sequence_number = n.session_sequence_number;
 
 -- dbt_tracks_flow: each event with the events that follow it
-CREATE OR REPLACE TABLE analytics.dbt_tracks_flow__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_tracks_flow__jsql_delta AS
 SELECT
   f.event_id,
   f.session_id,
@@ -586,36 +616,36 @@ SELECT
   LEAD(f.event, 2) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_3,
   LEAD(f.event, 3) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_4,
   LEAD(f.event, 4) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC) AS event_5
-FROM analytics.dbt_track_facts__jsql_delta AS f;
+FROM temp.main.dbt_track_facts__jsql_delta AS f;
 
 -- dbt_session_track_facts: per session: last event and event counts
-CREATE OR REPLACE TABLE analytics.dbt_session_track_facts__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_session_track_facts__jsql_delta AS
 SELECT
   f.session_id,
   MAX(f.timestamp) AS ended_at,
   COUNT(*) AS num_pvs
-FROM analytics.dbt_track_facts__jsql_delta AS f
+FROM temp.main.dbt_track_facts__jsql_delta AS f
 GROUP BY
   f.session_id;
 
 -- dbt_session_duration: per session: exact minutes from first to last event
-CREATE OR REPLACE TABLE analytics.dbt_session_duration__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_session_duration__jsql_delta AS
 SELECT
   s.dbt_visitor_id,
   s.session_id,
   CAST(EPOCH_US(f.ended_at) - EPOCH_US(s.session_start_at) AS DOUBLE) / 60000000 AS session_duration
-FROM analytics.dbt_session_tracks__jsql_delta AS s
-INNER JOIN analytics.dbt_session_track_facts__jsql_delta AS f
+FROM temp.main.dbt_session_tracks__jsql_delta AS s
+INNER JOIN temp.main.dbt_session_track_facts__jsql_delta AS f
   ON f.session_id = s.session_id;
 
 -- dbt_user_session_facts: per visitor: first and last session start, number of sessions
-CREATE OR REPLACE TABLE analytics.dbt_user_session_facts__jsql_delta AS
+CREATE OR REPLACE TEMPORARY TABLE temp.main.dbt_user_session_facts__jsql_delta AS
 SELECT
   s.dbt_visitor_id,
   MIN(s.session_start_at) AS first_date,
   MAX(s.session_start_at) AS last_date,
   COUNT(*) AS number_of_sessions
-FROM analytics.dbt_session_tracks__jsql_delta AS s
+FROM temp.main.dbt_session_tracks__jsql_delta AS s
 GROUP BY
   s.dbt_visitor_id;
 
@@ -625,7 +655,7 @@ WHERE
   dbt_visitor_id IN (
     SELECT
       k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_mapped_tracks (
   event_id,
@@ -642,7 +672,7 @@ SELECT
   d.timestamp,
   d.event,
   d.idle_time_minutes
-FROM analytics.dbt_mapped_tracks__jsql_delta AS d;
+FROM temp.main.dbt_mapped_tracks__jsql_delta AS d;
 
 -- dbt_session_tracks: the rows of dbt_session_tracks for the visitors rebuilt
 DELETE FROM analytics.dbt_session_tracks
@@ -650,7 +680,7 @@ WHERE
   dbt_visitor_id IN (
     SELECT
       k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_session_tracks (
   session_id,
@@ -665,7 +695,7 @@ SELECT
   d.session_start_at,
   d.session_sequence_number,
   d.next_session_start_at
-FROM analytics.dbt_session_tracks__jsql_delta AS d;
+FROM temp.main.dbt_session_tracks__jsql_delta AS d;
 
 -- dbt_track_facts: the rows of dbt_track_facts for the visitors rebuilt
 DELETE FROM analytics.dbt_track_facts
@@ -673,7 +703,7 @@ WHERE
   dbt_visitor_id IN (
     SELECT
       k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_track_facts (
   anonymous_id,
@@ -692,7 +722,7 @@ SELECT
   d.session_id,
   d.dbt_visitor_id,
   d.track_sequence_number
-FROM analytics.dbt_track_facts__jsql_delta AS d;
+FROM temp.main.dbt_track_facts__jsql_delta AS d;
 
 -- dbt_tracks_flow: the rows of dbt_tracks_flow for the visitors rebuilt
 DELETE FROM analytics.dbt_tracks_flow
@@ -700,7 +730,7 @@ WHERE
   dbt_visitor_id IN (
     SELECT
       k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_tracks_flow (
   event_id,
@@ -725,7 +755,7 @@ SELECT
   d.event_3,
   d.event_4,
   d.event_5
-FROM analytics.dbt_tracks_flow__jsql_delta AS d;
+FROM temp.main.dbt_tracks_flow__jsql_delta AS d;
 
 -- dbt_session_track_facts: the rows of dbt_session_track_facts for the visitors rebuilt
 DELETE FROM analytics.dbt_session_track_facts
@@ -733,7 +763,7 @@ WHERE
   session_id IN (
     SELECT
       k.session_id
-    FROM analytics.jsql_stale_sessions__jsql_delta AS k
+    FROM temp.main.jsql_stale_sessions__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_session_track_facts (
   session_id,
@@ -744,7 +774,7 @@ SELECT
   d.session_id,
   d.ended_at,
   d.num_pvs
-FROM analytics.dbt_session_track_facts__jsql_delta AS d;
+FROM temp.main.dbt_session_track_facts__jsql_delta AS d;
 
 -- dbt_session_duration: the rows of dbt_session_duration for the visitors rebuilt
 DELETE FROM analytics.dbt_session_duration
@@ -752,7 +782,7 @@ WHERE
   dbt_visitor_id IN (
     SELECT
       k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_session_duration (
   dbt_visitor_id,
@@ -763,7 +793,7 @@ SELECT
   d.dbt_visitor_id,
   d.session_id,
   d.session_duration
-FROM analytics.dbt_session_duration__jsql_delta AS d;
+FROM temp.main.dbt_session_duration__jsql_delta AS d;
 
 -- dbt_user_session_facts: the rows of dbt_user_session_facts for the visitors rebuilt
 DELETE FROM analytics.dbt_user_session_facts
@@ -771,7 +801,7 @@ WHERE
   dbt_visitor_id IN (
     SELECT
       k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+    FROM temp.main.jsql_changed_visitors__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_user_session_facts (
   dbt_visitor_id,
@@ -784,7 +814,7 @@ SELECT
   d.first_date,
   d.last_date,
   d.number_of_sessions
-FROM analytics.dbt_user_session_facts__jsql_delta AS d;
+FROM temp.main.dbt_user_session_facts__jsql_delta AS d;
 
 -- jsql_state: what this build was made from: settings, semantics version, newest received_at processed
 CREATE OR REPLACE TABLE analytics.jsql_state AS
@@ -800,20 +830,20 @@ SELECT
 FROM analytics.jsql_events AS e;
 
 -- drop the work tables
-DROP TABLE IF EXISTS analytics.jsql_new_rows__jsql_delta;
-DROP TABLE IF EXISTS analytics.jsql_events__jsql_delta;
-DROP TABLE IF EXISTS analytics.jsql_changed_aliases__jsql_delta;
-DROP TABLE IF EXISTS analytics.jsql_alias_events__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_aliases_mapping__jsql_delta;
-DROP TABLE IF EXISTS analytics.jsql_changed_visitors__jsql_delta;
-DROP TABLE IF EXISTS analytics.jsql_stale_sessions__jsql_delta;
-DROP TABLE IF EXISTS analytics.jsql_visitor_events__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_mapped_tracks__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_session_tracks__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_track_facts__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_tracks_flow__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_session_track_facts__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_session_duration__jsql_delta;
-DROP TABLE IF EXISTS analytics.dbt_user_session_facts__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_new_rows__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_events__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_changed_aliases__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_alias_events__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_aliases_mapping__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_changed_visitors__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_stale_sessions__jsql_delta;
+DROP TABLE IF EXISTS temp.main.jsql_visitor_events__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_mapped_tracks__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_session_tracks__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_track_facts__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_tracks_flow__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_session_track_facts__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_session_duration__jsql_delta;
+DROP TABLE IF EXISTS temp.main.dbt_user_session_facts__jsql_delta;
 
 COMMIT;
