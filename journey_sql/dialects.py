@@ -214,6 +214,58 @@ def duckdb_rank_repeated_ids_only(tree: exp.Expression) -> exp.Expression:
 REDSHIFT_MAX_VARCHAR = 65535
 
 
+def duckdb_partition_totals_by_hash(tree: exp.Expression) -> exp.Expression:
+    """A total over a whole partition (`SUM(x) OVER (PARTITION BY k)`, no ORDER
+    BY) makes DuckDB sort every row by `k`; a hash aggregate per `k`, joined
+    back on `k`, gives each row the same total in half the time (the
+    incremental run's first step at 10M events: 0.39 s -> 0.20 s). Matches a
+    SELECT over one relation, without WHERE, joins or grouping, whose windows
+    are all SUM, COUNT, MIN or MAX over the same PARTITION BY of columns. The
+    keys are matched with IS NOT DISTINCT FROM: NULL is one partition."""
+    for select in list(tree.find_all(exp.Select)):
+        from_ = select.args.get("from_")
+        if not isinstance(from_, exp.From) or not isinstance(from_.this, exp.Table):
+            continue
+        if any(select.args.get(k) for k in ("where", "joins", "group", "having", "qualify", "distinct")):
+            continue
+        windows = [p for p in select.expressions if isinstance(p.unalias(), exp.Window)]
+        if not windows or not all(isinstance(p, exp.Alias) for p in windows):
+            continue
+        specs = [p.this for p in windows]
+        plain = all(
+            isinstance(w.this, (exp.Sum, exp.Count, exp.Min, exp.Max))
+            and not w.args.get("order")
+            and not w.args.get("spec")
+            and w.args.get("partition_by")
+            and all(isinstance(c, exp.Column) for c in w.args["partition_by"])
+            for w in specs
+        )
+        if not plain or len({tuple(c.sql() for c in w.args["partition_by"]) for w in specs}) != 1:
+            continue
+        keys = specs[0].args["partition_by"]
+        names = [f"jsql_key_{i}" for i in range(len(keys))]
+        totals = (
+            exp.select(
+                *(exp.alias_(k.copy(), n) for k, n in zip(keys, names, strict=True)),
+                *(exp.alias_(w.this.copy(), p.alias) for w, p in zip(specs, windows, strict=True)),
+            )
+            .from_(from_.this.copy())
+            .group_by(*(k.copy() for k in keys))
+        )
+        on = exp.and_(
+            *(
+                exp.NullSafeEQ(this=exp.column(n, table="jsql_totals"), expression=k.copy())
+                for k, n in zip(keys, names, strict=True)
+            )
+        )
+        for p in windows:
+            p.set("this", exp.column(p.alias, table="jsql_totals"))
+        select.join(
+            exp.Subquery(this=totals, alias=exp.TableAlias(this=exp.to_identifier("jsql_totals"))), on=on, copy=False
+        )
+    return tree
+
+
 def duckdb_prunable_received_window(tree: exp.Expression) -> exp.Expression:
     """An incremental run reads the rows `received_at >= (watermark - lookback)
     OR received_at IS NULL OR watermark IS NULL` (templates/_incremental.sql.j2).
@@ -446,6 +498,7 @@ DIALECTS: dict[str, Dialect] = {
                 duckdb_rescan_filtered_ctes,
                 duckdb_rank_repeated_ids_only,
                 duckdb_prunable_received_window,
+                duckdb_partition_totals_by_hash,
             ),
             # a work table in the database file costs its compression and a write; at 10M events an
             # incremental run spent 0.8 s of 6 s writing and reading them back (benchmarks/incremental.md)

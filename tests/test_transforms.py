@@ -17,6 +17,7 @@ from journey_sql.dialects import (
     bigquery_plain_window_order,
     clickhouse_join_use_nulls,
     clickhouse_null_padded_shifts,
+    duckdb_partition_totals_by_hash,
     duckdb_prunable_received_window,
     duckdb_rank_repeated_ids_only,
     duckdb_rescan_filtered_ctes,
@@ -193,6 +194,28 @@ CASES = [
         "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t JOIN u ON t.id = u.id) AS c, "
         "(SELECT ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY t.w) AS n, LAG(t.w) OVER (ORDER BY t.w) AS p FROM t) AS d, "
         "(SELECT RANK() OVER (PARTITION BY t.id ORDER BY t.w) AS n FROM t) AS e",
+    ),
+    (
+        "duckdb: partition totals become a hash aggregate joined back on the key, NULL keys included",
+        duckdb_partition_totals_by_hash,
+        "duckdb",
+        "SELECT b.id, b.v, SUM(b.n) OVER (PARTITION BY b.id) AS s, COUNT(*) OVER (PARTITION BY b.id) AS c FROM x AS b",
+        "SELECT b.id, b.v, jsql_totals.s AS s, jsql_totals.c AS c FROM x AS b "
+        "JOIN (SELECT b.id AS jsql_key_0, SUM(b.n) AS s, COUNT(*) AS c FROM x AS b GROUP BY b.id) AS jsql_totals "
+        "ON jsql_totals.jsql_key_0 IS NOT DISTINCT FROM b.id",
+    ),
+    (
+        "duckdb: ordered or framed windows, other functions, two partitions and filtered scans are left alone",
+        duckdb_partition_totals_by_hash,
+        "duckdb",
+        "SELECT * FROM (SELECT SUM(b.n) OVER (PARTITION BY b.id ORDER BY b.t) AS s FROM x AS b) AS p, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY b.id) AS r FROM x AS b) AS q, "
+        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s, COUNT(*) OVER (PARTITION BY b.v) AS c FROM x AS b) AS r, "
+        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s FROM x AS b WHERE b.n > 0) AS t",
+        "SELECT * FROM (SELECT SUM(b.n) OVER (PARTITION BY b.id ORDER BY b.t) AS s FROM x AS b) AS p, "
+        "(SELECT ROW_NUMBER() OVER (PARTITION BY b.id) AS r FROM x AS b) AS q, "
+        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s, COUNT(*) OVER (PARTITION BY b.v) AS c FROM x AS b) AS r, "
+        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s FROM x AS b WHERE b.n > 0) AS t",
     ),
     (
         "duckdb: the incremental window becomes a comparison DuckDB can skip row groups with, plus the NULLs",

@@ -112,9 +112,19 @@ WITH window_rows AS (
     b.timestamp,
     b.received_at,
     b.is_new,
-    SUM(b.is_new) OVER (PARTITION BY b.id) AS source_rows,
-    COUNT(*) OVER (PARTITION BY b.id) AS all_rows
+    jsql_totals.source_rows AS source_rows,
+    jsql_totals.all_rows AS all_rows
   FROM both_sides AS b
+  JOIN (
+    SELECT
+      b.id AS jsql_key_0,
+      SUM(b.is_new) AS source_rows,
+      COUNT(*) AS all_rows
+    FROM both_sides AS b
+    GROUP BY
+      b.id
+  ) AS jsql_totals
+    ON jsql_totals.jsql_key_0 IS NOT DISTINCT FROM b.id
 ), numbered AS (
   SELECT
     r.id,
