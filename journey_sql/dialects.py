@@ -242,6 +242,8 @@ def duckdb_partition_totals_by_hash(tree: exp.Expression) -> exp.Expression:
         )
         if not plain or len({tuple(c.sql() for c in w.args["partition_by"]) for w in specs}) != 1:
             continue
+        if any(not c.table for c in select.find_all(exp.Column)):
+            continue  # an unqualified name could also be one of jsql_totals' columns
         keys = specs[0].args["partition_by"]
         names = [f"jsql_key_{i}" for i in range(len(keys))]
         totals = (
@@ -297,6 +299,8 @@ def duckdb_prunable_received_window(tree: exp.Expression) -> exp.Expression:
             and isinstance(no_watermark.expression, exp.Null)
         ):
             continue
+        if any(not c.table for c in select.find_all(exp.Column)):
+            continue  # the branches project the relation's columns by their qualified names
         relation = from_.this
         alias = relation.alias_or_name
         cutoff = exp.Coalesce(

@@ -211,11 +211,13 @@ CASES = [
         "SELECT * FROM (SELECT SUM(b.n) OVER (PARTITION BY b.id ORDER BY b.t) AS s FROM x AS b) AS p, "
         "(SELECT ROW_NUMBER() OVER (PARTITION BY b.id) AS r FROM x AS b) AS q, "
         "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s, COUNT(*) OVER (PARTITION BY b.v) AS c FROM x AS b) AS r, "
-        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s FROM x AS b WHERE b.n > 0) AS t",
+        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s FROM x AS b WHERE b.n > 0) AS t, "
+        "(SELECT id, SUM(n) OVER (PARTITION BY id) AS s FROM x) AS u",
         "SELECT * FROM (SELECT SUM(b.n) OVER (PARTITION BY b.id ORDER BY b.t) AS s FROM x AS b) AS p, "
         "(SELECT ROW_NUMBER() OVER (PARTITION BY b.id) AS r FROM x AS b) AS q, "
         "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s, COUNT(*) OVER (PARTITION BY b.v) AS c FROM x AS b) AS r, "
-        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s FROM x AS b WHERE b.n > 0) AS t",
+        "(SELECT SUM(b.n) OVER (PARTITION BY b.id) AS s FROM x AS b WHERE b.n > 0) AS t, "
+        "(SELECT id, SUM(n) OVER (PARTITION BY id) AS s FROM x) AS u",
     ),
     (
         "duckdb: the incremental window becomes a comparison DuckDB can skip row groups with, plus the NULLs",
@@ -235,11 +237,13 @@ CASES = [
         "SELECT * FROM (SELECT e.id FROM ev AS e WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL) AS a, "
         "(SELECT e.id FROM ev AS e WHERE e.ts >= (SELECT 1) OR e.ts IS NULL OR (SELECT 1) IS NULL) AS b, "
         "(SELECT e.id FROM ev AS e JOIN f ON e.id = f.id "
-        "WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS c",
+        "WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS c, "
+        "(SELECT id FROM ev AS e WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS d",
         "SELECT * FROM (SELECT e.id FROM ev AS e WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL) AS a, "
         "(SELECT e.id FROM ev AS e WHERE e.ts >= (SELECT 1) OR e.ts IS NULL OR (SELECT 1) IS NULL) AS b, "
         "(SELECT e.id FROM ev AS e JOIN f ON e.id = f.id "
-        "WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS c",
+        "WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS c, "
+        "(SELECT id FROM ev AS e WHERE e.received_at >= (SELECT 1) OR e.received_at IS NULL OR (SELECT 1) IS NULL) AS d",
     ),
 ]
 
