@@ -35,7 +35,6 @@ UNCOMPRESSED_COLUMNS = frozenset({"id", "event_id"})
 # (about 1 s of a 10M-event run, benchmarks/incremental.md). It runs when a
 # table the run updates holds at least this share of deleted rows.
 VACUUM_DEAD_SHARE = 0.25
-DEFAULT_MAX_VACUUM_TASKS = 100  # DuckDB's default
 
 
 class DuckDBEngine(DBAPIEngine):
@@ -48,7 +47,7 @@ class DuckDBEngine(DBAPIEngine):
     transactional_ddl = True
     replace_strategy = "drop_rename"  # inside the run's one transaction
     cheap_source_count = True
-    _vacuum: bool | None = None  # this run vacuums at commit (None: no table updated in place yet)
+    _vacuum: bool | None = None  # this run's commit vacuums (None: no table updated in place yet)
 
     @classmethod
     def from_dbt_profile(cls, o: dict[str, Any]) -> tuple[str, dict[str, str]]:
@@ -134,7 +133,8 @@ class DuckDBEngine(DBAPIEngine):
         """A full build's table, created from its columns' types so the event ids are stored uncompressed.
 
         The rows are the compiled SELECT's, exactly as CREATE TABLE AS would
-        write them; only the storage of UNCOMPRESSED_COLUMNS differs."""
+        write them; only the storage of UNCOMPRESSED_COLUMNS differs. Before an
+        incremental run replaces rows in place, its commit's vacuum is decided."""
         if step.kind == "update" and step.updates is not None:
             self._plan_vacuum(step.updates)
         if step.kind not in ("events", "stage"):
@@ -161,16 +161,18 @@ class DuckDBEngine(DBAPIEngine):
 
     def _plan_vacuum(self, table: exp.Table) -> None:
         """Vacuum at this run's commit only if `table` or a table updated before it is VACUUM_DEAD_SHARE dead."""
+        if self._vacuum:
+            return  # already on for this commit: no need to count the other tables
         stored = self.query(
             "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
             f"AND lower(schema_name) = lower('{table.db}') AND lower(table_name) = lower('{table.name}')"
         )
         live = self.query(f"SELECT COUNT(*) FROM {self.sql(table)}")[0][0]
-        dead = 1 - live / stored[0][0] if stored and stored[0][0] else 0.0
-        first = self._vacuum is None
-        self._vacuum = bool(self._vacuum) or dead >= VACUUM_DEAD_SHARE
-        if first or self._vacuum:
-            self.execute(f"SET max_vacuum_tasks = {DEFAULT_MAX_VACUUM_TASKS if self._vacuum else 0}")
+        vacuum = bool(stored and stored[0][0]) and 1 - live / stored[0][0] >= VACUUM_DEAD_SHARE
+        if vacuum or self._vacuum is None:
+            # RESET: DuckDB's own default number of vacuum tasks
+            self.execute("RESET max_vacuum_tasks" if vacuum else "SET max_vacuum_tasks = 0")
+        self._vacuum = vacuum
 
     def begin(self) -> None:
         self._vacuum = None
