@@ -138,7 +138,7 @@ def _differences(a: str, b: str) -> dict[str, int]:
     return diff
 
 
-def duckdb_size(events: int, work: Path) -> dict[str, Any]:
+def duckdb_size(events: int, work: Path, cold_too: bool = False) -> dict[str, Any]:
     import duckdb
 
     from journey_sql.sample_data import generate
@@ -159,13 +159,14 @@ def duckdb_size(events: int, work: Path) -> dict[str, Any]:
     con.execute("INSERT INTO rudder.tracks SELECT * FROM rudder.batch; DROP TABLE rudder.batch; CHECKPOINT")
     con.close()
     inc_db, full_db = work / f"inc-{events}-incremental.duckdb", work / f"inc-{events}-full.duckdb"
-    shutil.copy(base, inc_db)
-    shutil.copy(base, full_db)
-    # flushed before either run: otherwise a run's first commit pays for writing the copy out (fsync)
-    os.sync()
-    # the full refresh first, then the incremental run: neither benefits from the other's page cache more
-    full = _apply(f"duckdb:///{full_db}", ["full"])
-    inc = _apply(f"duckdb:///{inc_db}", ["auto"])
+    cold: dict[str, Any] | None = None
+    if cold_too:
+        # both runs with nothing in the page cache, as a scheduled run finds its database
+        cold = {kind: _run_on_copy(base, db, kind, "cold") for kind, db in (("full", full_db), ("auto", inc_db))}
+    # both runs with their database in the page cache: otherwise how much of its copy the cache still held
+    # depended on the order of the runs (the second one read more of its file from disk)
+    full = _run_on_copy(base, full_db, "full", "warm")
+    inc = _run_on_copy(base, inc_db, "auto", "warm")
     assert inc["mode"] == "incremental", inc
     diff = _differences(str(inc_db), str(full_db))
     con = duckdb.connect(str(full_db), read_only=True)
@@ -180,9 +181,23 @@ def duckdb_size(events: int, work: Path) -> dict[str, Any]:
         "history_build": first["wall"],
         "full": full,
         "incremental": inc,
+        "cold": cold,
         "differences": diff,
         "rows": counts,
     }
+
+
+def _run_on_copy(base: Path, db: Path, kind: str, cache: str) -> dict[str, Any]:
+    """`apply` (kind "full" or "auto") on a fresh copy of `base`, its file in the page cache or not at all."""
+    shutil.copy(base, db)
+    os.sync()  # otherwise the run's first commit pays for writing the copy out
+    if cache == "cold":
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    else:
+        with open(db, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    return _apply(f"duckdb:///{db}", [kind])
 
 
 def postgres_size(events: int, work: Path) -> dict[str, Any]:
@@ -288,7 +303,9 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
         f"appended is those rows plus {HARD_CASES} each of stragglers, late events with old timestamps, "
         "redeliveries (some received earlier than the kept copy) and identifications of known anonymous ids",
         "- both runs start from copies of the same database (history built, batch appended), each in its own "
-        "process, timed from opening the database to closing it; default --lookback (24h)",
+        "process, timed from opening the database to closing it; default --lookback (24h); warm: the copy read "
+        "through just before the run, so it starts in the page cache; cold (with --cold): the page cache "
+        "dropped just before, as a scheduled run may find its database",
         "- equal: every table of the incremental result and of the full refresh compared as multisets "
         "(EXCEPT ALL both ways)",
         "",
@@ -301,10 +318,19 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
             "",
             "| run | wall s | share of full refresh | source rows read |",
             "|---|---:|---:|---:|",
-            f"| full refresh | {full['wall']:.2f} | 100% | {full['source_rows']:,} |",
-            f"| incremental | {inc['wall']:.2f} | {100 * inc['wall'] / full['wall']:.1f}% | "
+            f"| full refresh, warm | {full['wall']:.2f} | 100% | {full['source_rows']:,} |",
+            f"| incremental, warm | {inc['wall']:.2f} | {100 * inc['wall'] / full['wall']:.1f}% | "
             f"{inc['window_rows']:,} ({100 * inc['window_rows'] / inc['source_rows']:.1f}% of "
             f"{inc['source_rows']:,}) |",
+            *(
+                [
+                    f"| full refresh, cold | {r['cold']['full']['wall']:.2f} | 100% | |",
+                    f"| incremental, cold | {r['cold']['auto']['wall']:.2f} | "
+                    f"{100 * r['cold']['auto']['wall'] / r['cold']['full']['wall']:.1f}% | |",
+                ]
+                if r["cold"]
+                else []
+            ),
             "",
             f"- batch appended: {r['batch_rows']:,} rows; new rows found: {inc['new_rows']:,}; "
             f"visitors rebuilt: {inc['visitors']:,} of {r['rows']['dbt_user_session_facts']:,}; "
@@ -314,7 +340,7 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
             f"- the history's own full build took {r['history_build']:.2f} s",
             f"- incremental: {inc['reason']}",
             "",
-            "Incremental steps (rows, seconds):",
+            "Incremental steps, warm (rows, seconds):",
             "",
             *[f"    {s}" for s in inc["steps"][1:]],
             "",
@@ -353,11 +379,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, action="append", help="DuckDB sizes (repeatable) [1000000]")
     parser.add_argument("--postgres-events", type=int, default=0, help="PostgreSQL size (0: skip) [0]")
+    parser.add_argument(
+        "--cold", action="store_true", help="also time both runs after dropping the page cache (Linux, root)"
+    )
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--results", type=Path, default=HERE / "incremental.md")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    duck = [duckdb_size(n, args.work) for n in (args.events or [1_000_000]) if n]
+    if args.cold and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
+        parser.error("--cold drops the page cache through /proc/sys/vm/drop_caches, which this user cannot write")
+    duck = [duckdb_size(n, args.work, args.cold) for n in (args.events or [1_000_000]) if n]
     pg = None
     if args.postgres_events:
         with tempfile.TemporaryDirectory() as tmp:

@@ -114,6 +114,27 @@ def bigquery_plain_window_order(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def delete_using_as_exists(tree: exp.Expression) -> exp.Expression:
+    """BigQuery and Databricks have no DELETE ... USING. `DELETE FROM t USING u
+    WHERE c` deletes the rows of t for which some row of u meets c, which is
+    `DELETE FROM t WHERE EXISTS (SELECT 1 FROM u WHERE c)`: c names t's columns
+    by the table's name, which both resolve to the table deleted from. (Not the
+    canonical form: DuckDB plans the correlated EXISTS 30 times slower.)"""
+    if not isinstance(tree, exp.Delete) or not tree.args.get("using"):
+        return tree
+    using = tree.args["using"]
+    if len(using) != 1:
+        raise ValueError("delete_using_as_exists takes one table in USING")
+    where = tree.args.get("where")
+    inner = exp.select("1").from_(using[0].copy())
+    if where is not None:
+        inner = inner.where(where.this.copy())
+    tree = tree.copy()
+    tree.set("using", None)
+    tree.set("where", exp.Where(this=exp.Exists(this=inner)))
+    return tree
+
+
 _TEXT_SORT_KEYS = frozenset({"id", "event_id", "event", "anonymous_id", "user_id"})
 
 
@@ -536,7 +557,7 @@ DIALECTS: dict[str, Dialect] = {
             # the CAST is a no-op on TIMESTAMP and reads a DATETIME column as UTC:
             # BigQuery has no implicit DATETIME -> TIMESTAMP conversion
             _parsed("UNIX_MICROS(CAST(__ts__ AS TIMESTAMP))", "bigquery"),
-            extra_transforms=(bigquery_plain_window_order,),
+            extra_transforms=(bigquery_plain_window_order, delete_using_as_exists),
         ),
         # Spark's session catalog keeps Parquet tables, which cannot be REPLACEd.
         Dialect(
@@ -547,7 +568,7 @@ DIALECTS: dict[str, Dialect] = {
             table_format="PARQUET",
             row_level_dml=False,
         ),
-        Dialect("databricks", "databricks", _SPARK_EPOCH),
+        Dialect("databricks", "databricks", _SPARK_EPOCH, extra_transforms=(delete_using_as_exists,)),
         Dialect(
             "clickhouse",
             "clickhouse",

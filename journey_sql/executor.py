@@ -14,7 +14,7 @@ from sqlglot import exp
 from journey_sql.engines.base import Engine
 from journey_sql.errors import InterruptedRun, JourneyError, SourceError, StageError, first_line
 from journey_sql.incremental import CHANGED_VISITORS, NEW_ROWS, Decision, compile_incremental_plan, decide
-from journey_sql.plan import STAGING_SUFFIX, Plan, compile_plan
+from journey_sql.plan import STAGING_SUFFIX, Plan, Step, compile_plan
 from journey_sql.render import Relations, check_names
 from journey_sql.settings import Settings
 from journey_sql.stages import SOURCE_COLUMNS, STATE
@@ -290,7 +290,7 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
                     "rebuilds them in full."
                 )
                 continue
-            rows = engine.count_rows(step.relation)
+            rows = _rows_written(engine, step)
         except JourneyError:
             raise
         except Exception as err:  # the driver's own error type differs per engine
@@ -311,6 +311,14 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
         report.stages.append(result)
         what = {"work": "rows to work on", "update": "rows rebuilt", "build": "rows (rebuilt table)"}
         echo(f"{step.name:<22} {rows:>12,} {what.get(step.kind, 'rows')} {result.seconds:8.2f} s")
+
+
+def _rows_written(engine: Engine, step: Step) -> int:
+    """Rows the step wrote: its table's, or for an update the rows it inserted (its work table may hold more)."""
+    if step.kind != "update":
+        return engine.count_rows(step.relation)
+    count = exp.select("COUNT(*)").from_(exp.Subquery(this=step.select.copy(), alias=exp.TableAlias(this="n")))
+    return int(engine.query(engine.dialect.generate(count))[0][0])
 
 
 def dry_run_pipeline(

@@ -17,6 +17,7 @@ from journey_sql.dialects import (
     bigquery_plain_window_order,
     clickhouse_join_use_nulls,
     clickhouse_null_padded_shifts,
+    delete_using_as_exists,
     duckdb_partition_totals_by_hash,
     duckdb_prunable_received_window,
     duckdb_rank_repeated_ids_only,
@@ -229,6 +230,21 @@ CASES = [
         "WHERE e.received_at >= COALESCE((SELECT s.w - INTERVAL '1' DAY FROM a.st AS s), "
         "CAST('-infinity' AS TIMESTAMP)) "
         "UNION ALL SELECT e.id, e.received_at FROM a.ev AS e WHERE e.received_at IS NULL) AS e",
+    ),
+    (
+        "bigquery: DELETE ... USING becomes DELETE ... WHERE EXISTS over the same condition",
+        delete_using_as_exists,
+        "bigquery",
+        "DELETE FROM a.facts USING w.cv AS v WHERE facts.vid = v.vid AND (v.since IS NULL OR facts.ts >= v.since)",
+        "DELETE FROM a.facts WHERE EXISTS(SELECT 1 FROM w.cv AS v "
+        "WHERE facts.vid = v.vid AND (v.since IS NULL OR facts.ts >= v.since))",
+    ),
+    (
+        "databricks: a DELETE without USING, and a SELECT, are left alone",
+        delete_using_as_exists,
+        "databricks",
+        "DELETE FROM a.facts WHERE vid IN (SELECT v.vid FROM w.cv AS v)",
+        "DELETE FROM a.facts WHERE vid IN (SELECT v.vid FROM w.cv AS v)",
     ),
     (
         "duckdb: other ORs, other columns and joined scans are left alone",

@@ -249,6 +249,29 @@ FROM (
 WHERE
   NOT a.alias IS NULL;
 
+-- jsql_read_aliases: those aliases and the other aliases of their visitors
+DROP TABLE IF EXISTS analytics.jsql_read_aliases__jsql_delta;
+CREATE TABLE analytics.jsql_read_aliases__jsql_delta AS
+SELECT
+  a.alias
+FROM analytics.jsql_changed_aliases__jsql_delta AS a
+UNION
+SELECT
+  m.alias
+FROM analytics.dbt_aliases_mapping AS m
+WHERE
+  m.dbt_visitor_id IN (
+    SELECT
+      o.dbt_visitor_id
+    FROM analytics.dbt_aliases_mapping AS o
+    WHERE
+      o.alias IN (
+        SELECT
+          a.alias
+        FROM analytics.jsql_changed_aliases__jsql_delta AS a
+      )
+  );
+
 -- jsql_events: the rows of jsql_events for the visitors rebuilt
 DELETE FROM analytics.jsql_events
 WHERE
@@ -297,12 +320,12 @@ WHERE
     e.user_id IN (
       SELECT
         a.alias
-      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+      FROM analytics.jsql_read_aliases__jsql_delta AS a
     )
     OR e.anonymous_id IN (
       SELECT
         a.alias
-      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+      FROM analytics.jsql_read_aliases__jsql_delta AS a
     )
   );
 
@@ -377,22 +400,129 @@ WHERE
     FROM analytics.jsql_changed_aliases__jsql_delta AS a
   );
 
--- jsql_changed_visitors: visitors to rebuild
+-- jsql_visitor_changes: visitors to rebuild, and where their events first change
+DROP TABLE IF EXISTS analytics.jsql_visitor_changes__jsql_delta;
+CREATE TABLE analytics.jsql_visitor_changes__jsql_delta AS
+WITH old_mapping AS (
+  SELECT
+    m.alias,
+    m.dbt_visitor_id
+  FROM analytics.dbt_aliases_mapping AS m
+  WHERE
+    m.alias IN (
+      SELECT
+        a.alias
+      FROM analytics.jsql_changed_aliases__jsql_delta AS a
+    )
+), new_mapping AS (
+  SELECT
+    d.alias,
+    d.dbt_visitor_id
+  FROM analytics.dbt_aliases_mapping__jsql_delta AS d
+), either_mapping AS (
+  SELECT
+    o.alias,
+    o.dbt_visitor_id
+  FROM old_mapping AS o
+  UNION ALL
+  SELECT
+    n.alias,
+    n.dbt_visitor_id
+  FROM new_mapping AS n
+), moved AS (
+  SELECT
+    o.dbt_visitor_id AS dbt_visitor_id
+  FROM old_mapping AS o
+  LEFT JOIN new_mapping AS n
+    ON n.alias = o.alias
+  WHERE
+    n.dbt_visitor_id IS NULL OR n.dbt_visitor_id <> o.dbt_visitor_id
+  UNION
+  SELECT
+    n.dbt_visitor_id AS dbt_visitor_id
+  FROM new_mapping AS n
+  INNER JOIN old_mapping AS o
+    ON o.alias = n.alias
+  WHERE
+    n.dbt_visitor_id <> o.dbt_visitor_id
+), changes AS (
+  SELECT
+    COALESCE(d.user_id, d.anonymous_id) AS alias,
+    d.timestamp
+  FROM analytics.jsql_events__jsql_delta AS d
+  WHERE
+    (
+      d.is_new = 1 AND d.left_out IS NULL
+    )
+    OR (
+      d.is_new = 0 AND d.old_rank = 1 AND d.delivery_rank > 1 AND ISFINITE(d.timestamp)
+    )
+)
+SELECT
+  e.dbt_visitor_id AS dbt_visitor_id,
+  MIN(c.timestamp) AS changed_at,
+  MAX(CASE WHEN mv.dbt_visitor_id IS NULL THEN 0 ELSE 1 END) AS moved
+FROM either_mapping AS e
+LEFT JOIN changes AS c
+  ON c.alias = e.alias
+LEFT JOIN moved AS mv
+  ON mv.dbt_visitor_id = e.dbt_visitor_id
+GROUP BY
+  e.dbt_visitor_id;
+
+-- jsql_changed_visitors: visitors to rebuild, and from where
 DROP TABLE IF EXISTS analytics.jsql_changed_visitors__jsql_delta;
 CREATE TABLE analytics.jsql_changed_visitors__jsql_delta AS
+WITH ranked AS (
+  SELECT
+    s.dbt_visitor_id AS dbt_visitor_id,
+    s.session_id AS session_id,
+    s.session_start_at AS session_start_at,
+    ROW_NUMBER() OVER (PARTITION BY s.dbt_visitor_id ORDER BY s.session_start_at DESC NULLS LAST) AS sessions_back
+  FROM analytics.dbt_session_tracks AS s
+  INNER JOIN analytics.jsql_visitor_changes__jsql_delta AS v
+    ON v.dbt_visitor_id = s.dbt_visitor_id
+  WHERE
+    v.moved = 0 AND s.session_start_at < v.changed_at
+), sessions_before AS (
+  SELECT
+    r.dbt_visitor_id,
+    MAX(CASE WHEN r.sessions_back = 1 THEN r.session_id END) AS last_session_id,
+    MAX(CASE WHEN r.sessions_back = 1 THEN r.session_start_at END) AS last_start,
+    MAX(CASE WHEN r.sessions_back = 2 THEN r.session_start_at END) AS previous_start
+  FROM ranked AS r
+  WHERE
+    r.sessions_back <= 2
+  GROUP BY
+    r.dbt_visitor_id
+), points AS (
+  SELECT
+    v.dbt_visitor_id AS dbt_visitor_id,
+    v.changed_at AS changed_at,
+    b.last_start AS last_start,
+    b.previous_start AS previous_start,
+    CASE
+      WHEN f.ended_at < v.changed_at
+      AND CAST(CAST(EXTRACT(EPOCH FROM v.changed_at) * 1000000 AS BIGINT) - CAST(EXTRACT(EPOCH FROM f.ended_at) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 60000000 > CAST(1800000000 AS DOUBLE PRECISION) / 60000000
+      THEN 1
+      ELSE 0
+    END AS closed
+  FROM analytics.jsql_visitor_changes__jsql_delta AS v
+  LEFT JOIN sessions_before AS b
+    ON b.dbt_visitor_id = v.dbt_visitor_id
+  LEFT JOIN analytics.dbt_session_track_facts AS f
+    ON f.session_id = b.last_session_id
+)
 SELECT
-  m.dbt_visitor_id
-FROM analytics.dbt_aliases_mapping AS m
-WHERE
-  m.alias IN (
-    SELECT
-      a.alias
-    FROM analytics.jsql_changed_aliases__jsql_delta AS a
-  )
-UNION
-SELECT
-  d.dbt_visitor_id
-FROM analytics.dbt_aliases_mapping__jsql_delta AS d;
+  p.dbt_visitor_id,
+  CASE
+    WHEN p.closed = 1
+    THEN p.changed_at
+    WHEN NOT p.previous_start IS NULL
+    THEN p.last_start
+  END AS rebuild_from,
+  CASE WHEN p.closed = 1 THEN p.last_start ELSE p.previous_start END AS context_from
+FROM points AS p;
 
 -- jsql_stale_sessions: their sessions as the last build numbered them
 DROP TABLE IF EXISTS analytics.jsql_stale_sessions__jsql_delta;
@@ -400,12 +530,10 @@ CREATE TABLE analytics.jsql_stale_sessions__jsql_delta AS
 SELECT
   s.session_id
 FROM analytics.dbt_session_tracks AS s
+INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+  ON v.dbt_visitor_id = s.dbt_visitor_id
 WHERE
-  s.dbt_visitor_id IN (
-    SELECT
-      v.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS v
-  );
+  v.rebuild_from IS NULL OR s.session_start_at >= v.rebuild_from;
 
 -- dbt_aliases_mapping: the rows of dbt_aliases_mapping for the visitors rebuilt
 DELETE FROM analytics.dbt_aliases_mapping
@@ -424,9 +552,104 @@ SELECT
   d.dbt_visitor_id
 FROM analytics.dbt_aliases_mapping__jsql_delta AS d;
 
--- jsql_visitor_events: every event of the visitors to rebuild
+-- jsql_visitor_aliases: the aliases of the visitors to rebuild
+DROP TABLE IF EXISTS analytics.jsql_visitor_aliases__jsql_delta;
+CREATE TABLE analytics.jsql_visitor_aliases__jsql_delta AS
+SELECT
+  m.alias AS alias,
+  m.dbt_visitor_id AS dbt_visitor_id,
+  CASE WHEN r.alias IS NULL THEN 0 ELSE 1 END AS is_read
+FROM analytics.dbt_aliases_mapping AS m
+LEFT JOIN analytics.jsql_read_aliases__jsql_delta AS r
+  ON r.alias = m.alias
+WHERE
+  m.dbt_visitor_id IN (
+    SELECT
+      v.dbt_visitor_id
+    FROM analytics.jsql_changed_visitors__jsql_delta AS v
+  );
+
+-- jsql_visitor_events: the events the visitors are rebuilt from
 DROP TABLE IF EXISTS analytics.jsql_visitor_events__jsql_delta;
 CREATE TABLE analytics.jsql_visitor_events__jsql_delta AS
+WITH aliases AS (
+  SELECT
+    m.alias AS alias,
+    m.is_read AS is_read,
+    v.dbt_visitor_id AS dbt_visitor_id,
+    v.context_from AS context_from
+  FROM analytics.jsql_visitor_aliases__jsql_delta AS m
+  INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+    ON v.dbt_visitor_id = m.dbt_visitor_id
+), unread AS (
+  SELECT
+    a.alias,
+    a.dbt_visitor_id,
+    a.context_from
+  FROM aliases AS a
+  WHERE
+    a.is_read = 0
+), events AS (
+  SELECT
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e.timestamp,
+    e.received_at,
+    e.delivery_rank,
+    e.left_out,
+    a.dbt_visitor_id AS dbt_visitor_id,
+    a.context_from AS context_from
+  FROM analytics.jsql_alias_events__jsql_delta AS e
+  INNER JOIN aliases AS a
+    ON a.alias = COALESCE(e.user_id, e.anonymous_id)
+  WHERE
+    a.is_read = 1
+  UNION ALL
+  SELECT
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e.timestamp,
+    e.received_at,
+    e.delivery_rank,
+    e.left_out,
+    a.dbt_visitor_id AS dbt_visitor_id,
+    a.context_from AS context_from
+  FROM analytics.jsql_events AS e
+  INNER JOIN unread AS a
+    ON a.alias = e.user_id
+  WHERE
+    e.left_out IS NULL
+  UNION ALL
+  SELECT
+    e.id,
+    e.anonymous_id,
+    e.user_id,
+    e.event,
+    e.timestamp,
+    e.received_at,
+    e.delivery_rank,
+    e.left_out,
+    a.dbt_visitor_id AS dbt_visitor_id,
+    a.context_from AS context_from
+  FROM analytics.jsql_events AS e
+  INNER JOIN unread AS a
+    ON a.alias = e.anonymous_id
+  WHERE
+    e.left_out IS NULL AND e.user_id IS NULL
+), context_starts AS (
+  SELECT
+    s.dbt_visitor_id AS dbt_visitor_id,
+    s.session_start_at AS session_start_at
+  FROM analytics.dbt_session_tracks AS s
+  INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+    ON v.dbt_visitor_id = s.dbt_visitor_id
+  WHERE
+    s.session_start_at < v.context_from
+)
 SELECT
   e.id,
   e.anonymous_id,
@@ -436,20 +659,13 @@ SELECT
   e.received_at,
   e.delivery_rank,
   e.left_out
-FROM analytics.jsql_events AS e
+FROM events AS e
+LEFT JOIN context_starts AS o
+  ON o.dbt_visitor_id = e.dbt_visitor_id AND o.session_start_at = e.timestamp
 WHERE
-  e.left_out IS NULL
-  AND COALESCE(e.user_id, e.anonymous_id) IN (
-    SELECT
-      m.alias
-    FROM analytics.dbt_aliases_mapping AS m
-    WHERE
-      m.dbt_visitor_id IN (
-        SELECT
-          v.dbt_visitor_id
-        FROM analytics.jsql_changed_visitors__jsql_delta AS v
-      )
-  );
+  e.context_from IS NULL
+  OR e.timestamp >= e.context_from
+  OR NOT o.dbt_visitor_id IS NULL;
 
 -- dbt_mapped_tracks: events with visitor and idle time
 DROP TABLE IF EXISTS analytics.dbt_mapped_tracks__jsql_delta;
@@ -473,7 +689,7 @@ SELECT
   e.event,
   CAST(CAST(EXTRACT(EPOCH FROM e.timestamp) * 1000000 AS BIGINT) - LAG(CAST(EXTRACT(EPOCH FROM e.timestamp) * 1000000 AS BIGINT)) OVER (PARTITION BY m.dbt_visitor_id ORDER BY e.timestamp ASC, e.id COLLATE "C" ASC) AS DOUBLE PRECISION) / 60000000 AS idle_time_minutes
 FROM events AS e
-INNER JOIN analytics.dbt_aliases_mapping AS m
+INNER JOIN analytics.jsql_visitor_aliases__jsql_delta AS m
   ON m.alias = COALESCE(e.user_id, e.anonymous_id);
 
 -- dbt_session_tracks: sessions
@@ -515,61 +731,75 @@ FROM numbered AS n;
 -- dbt_track_facts: events with session and sequence number
 DROP TABLE IF EXISTS analytics.dbt_track_facts__jsql_delta;
 CREATE TABLE analytics.dbt_track_facts__jsql_delta AS
-WITH flagged AS (
-  SELECT
-    t.anonymous_id,
-    t.timestamp,
-    t.event_id,
-    t.event,
-    t.dbt_visitor_id,
-    CASE
-      WHEN (
-        t.idle_time_minutes IS NULL
-        OR t.idle_time_minutes > CAST(1800000000 AS DOUBLE PRECISION) / 60000000
-      )
-      THEN 1
-      ELSE 0
-    END AS opens_session
-  FROM analytics.dbt_mapped_tracks__jsql_delta AS t
-), numbered AS (
-  SELECT
-    f.anonymous_id,
-    f.timestamp,
-    f.event_id,
-    f.event,
-    f.dbt_visitor_id,
-    f.opens_session,
-    CAST(SUM(f.opens_session) OVER (
-      PARTITION BY f.dbt_visitor_id
-      ORDER BY f.timestamp ASC, f.event_id COLLATE "C" ASC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS BIGINT) AS session_sequence_number,
-    ROW_NUMBER() OVER (
-      PARTITION BY f.dbt_visitor_id
-      ORDER BY f.timestamp ASC, f.event_id COLLATE "C" ASC
-    ) AS visitor_event_number
-  FROM flagged AS f
-), session_openings AS (
-  SELECT
-    n.dbt_visitor_id,
-    n.session_sequence_number,
-    n.visitor_event_number AS opening_number
-  FROM numbered AS n
-  WHERE
-    n.opens_session = 1
-)
 SELECT
-  n.anonymous_id,
-  n.timestamp,
-  n.event_id,
-  n.event,
-  CAST(n.session_sequence_number AS TEXT) || ' - ' || n.dbt_visitor_id AS session_id,
-  n.dbt_visitor_id,
-  n.visitor_event_number - o.opening_number + 1 AS track_sequence_number
-FROM numbered AS n
-INNER JOIN session_openings AS o
-  ON o.dbt_visitor_id = n.dbt_visitor_id
-  AND o.session_sequence_number = n.session_sequence_number;
+  r.anonymous_id AS anonymous_id,
+  r.timestamp AS timestamp,
+  r.event_id AS event_id,
+  r.event AS event,
+  r.session_id AS session_id,
+  r.dbt_visitor_id AS dbt_visitor_id,
+  r.track_sequence_number AS track_sequence_number
+FROM (
+  WITH flagged AS (
+    SELECT
+      t.anonymous_id,
+      t.timestamp,
+      t.event_id,
+      t.event,
+      t.dbt_visitor_id,
+      CASE
+        WHEN (
+          t.idle_time_minutes IS NULL
+          OR t.idle_time_minutes > CAST(1800000000 AS DOUBLE PRECISION) / 60000000
+        )
+        THEN 1
+        ELSE 0
+      END AS opens_session
+    FROM analytics.dbt_mapped_tracks__jsql_delta AS t
+  ), numbered AS (
+    SELECT
+      f.anonymous_id,
+      f.timestamp,
+      f.event_id,
+      f.event,
+      f.dbt_visitor_id,
+      f.opens_session,
+      CAST(SUM(f.opens_session) OVER (
+        PARTITION BY f.dbt_visitor_id
+        ORDER BY f.timestamp ASC, f.event_id COLLATE "C" ASC
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS BIGINT) AS session_sequence_number,
+      ROW_NUMBER() OVER (
+        PARTITION BY f.dbt_visitor_id
+        ORDER BY f.timestamp ASC, f.event_id COLLATE "C" ASC
+      ) AS visitor_event_number
+    FROM flagged AS f
+  ), session_openings AS (
+    SELECT
+      n.dbt_visitor_id,
+      n.session_sequence_number,
+      n.visitor_event_number AS opening_number
+    FROM numbered AS n
+    WHERE
+      n.opens_session = 1
+  )
+  SELECT
+    n.anonymous_id,
+    n.timestamp,
+    n.event_id,
+    n.event,
+    CAST(n.session_sequence_number AS TEXT) || ' - ' || n.dbt_visitor_id AS session_id,
+    n.dbt_visitor_id,
+    n.visitor_event_number - o.opening_number + 1 AS track_sequence_number
+  FROM numbered AS n
+  INNER JOIN session_openings AS o
+    ON o.dbt_visitor_id = n.dbt_visitor_id
+    AND o.session_sequence_number = n.session_sequence_number
+) AS r
+INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+  ON v.dbt_visitor_id = r.dbt_visitor_id
+WHERE
+  v.rebuild_from IS NULL OR r.timestamp >= v.rebuild_from;
 
 -- dbt_tracks_flow: each event with the events that follow it
 DROP TABLE IF EXISTS analytics.dbt_tracks_flow__jsql_delta;
@@ -622,12 +852,11 @@ GROUP BY
   s.dbt_visitor_id;
 
 -- dbt_mapped_tracks: the rows of dbt_mapped_tracks for the visitors rebuilt
-DELETE FROM analytics.dbt_mapped_tracks
+DELETE FROM analytics.dbt_mapped_tracks USING   analytics.jsql_changed_visitors__jsql_delta AS v
 WHERE
-  dbt_visitor_id IN (
-    SELECT
-      k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  dbt_mapped_tracks.dbt_visitor_id = v.dbt_visitor_id
+  AND (
+    v.rebuild_from IS NULL OR dbt_mapped_tracks.timestamp >= v.rebuild_from
   );
 INSERT INTO analytics.dbt_mapped_tracks (
   event_id,
@@ -644,15 +873,18 @@ SELECT
   d.timestamp,
   d.event,
   d.idle_time_minutes
-FROM analytics.dbt_mapped_tracks__jsql_delta AS d;
+FROM analytics.dbt_mapped_tracks__jsql_delta AS d
+INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+  ON v.dbt_visitor_id = d.dbt_visitor_id
+WHERE
+  v.rebuild_from IS NULL OR d.timestamp >= v.rebuild_from;
 
 -- dbt_session_tracks: the rows of dbt_session_tracks for the visitors rebuilt
-DELETE FROM analytics.dbt_session_tracks
+DELETE FROM analytics.dbt_session_tracks USING   analytics.jsql_changed_visitors__jsql_delta AS v
 WHERE
-  dbt_visitor_id IN (
-    SELECT
-      k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  dbt_session_tracks.dbt_visitor_id = v.dbt_visitor_id
+  AND (
+    v.context_from IS NULL OR dbt_session_tracks.session_start_at >= v.context_from
   );
 INSERT INTO analytics.dbt_session_tracks (
   session_id,
@@ -667,15 +899,18 @@ SELECT
   d.session_start_at,
   d.session_sequence_number,
   d.next_session_start_at
-FROM analytics.dbt_session_tracks__jsql_delta AS d;
+FROM analytics.dbt_session_tracks__jsql_delta AS d
+INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+  ON v.dbt_visitor_id = d.dbt_visitor_id
+WHERE
+  v.context_from IS NULL OR d.session_start_at >= v.context_from;
 
 -- dbt_track_facts: the rows of dbt_track_facts for the visitors rebuilt
-DELETE FROM analytics.dbt_track_facts
+DELETE FROM analytics.dbt_track_facts USING   analytics.jsql_changed_visitors__jsql_delta AS v
 WHERE
-  dbt_visitor_id IN (
-    SELECT
-      k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  dbt_track_facts.dbt_visitor_id = v.dbt_visitor_id
+  AND (
+    v.rebuild_from IS NULL OR dbt_track_facts.timestamp >= v.rebuild_from
   );
 INSERT INTO analytics.dbt_track_facts (
   anonymous_id,
@@ -694,15 +929,18 @@ SELECT
   d.session_id,
   d.dbt_visitor_id,
   d.track_sequence_number
-FROM analytics.dbt_track_facts__jsql_delta AS d;
+FROM analytics.dbt_track_facts__jsql_delta AS d
+INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+  ON v.dbt_visitor_id = d.dbt_visitor_id
+WHERE
+  v.rebuild_from IS NULL OR d.timestamp >= v.rebuild_from;
 
 -- dbt_tracks_flow: the rows of dbt_tracks_flow for the visitors rebuilt
-DELETE FROM analytics.dbt_tracks_flow
+DELETE FROM analytics.dbt_tracks_flow USING   analytics.jsql_changed_visitors__jsql_delta AS v
 WHERE
-  dbt_visitor_id IN (
-    SELECT
-      k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+  dbt_tracks_flow.dbt_visitor_id = v.dbt_visitor_id
+  AND (
+    v.rebuild_from IS NULL OR dbt_tracks_flow.timestamp >= v.rebuild_from
   );
 INSERT INTO analytics.dbt_tracks_flow (
   event_id,
@@ -727,7 +965,11 @@ SELECT
   d.event_3,
   d.event_4,
   d.event_5
-FROM analytics.dbt_tracks_flow__jsql_delta AS d;
+FROM analytics.dbt_tracks_flow__jsql_delta AS d
+INNER JOIN analytics.jsql_changed_visitors__jsql_delta AS v
+  ON v.dbt_visitor_id = d.dbt_visitor_id
+WHERE
+  v.rebuild_from IS NULL OR d.timestamp >= v.rebuild_from;
 
 -- dbt_session_track_facts: the rows of dbt_session_track_facts for the visitors rebuilt
 DELETE FROM analytics.dbt_session_track_facts
@@ -751,10 +993,10 @@ FROM analytics.dbt_session_track_facts__jsql_delta AS d;
 -- dbt_session_duration: the rows of dbt_session_duration for the visitors rebuilt
 DELETE FROM analytics.dbt_session_duration
 WHERE
-  dbt_visitor_id IN (
+  session_id IN (
     SELECT
-      k.dbt_visitor_id
-    FROM analytics.jsql_changed_visitors__jsql_delta AS k
+      k.session_id
+    FROM analytics.jsql_stale_sessions__jsql_delta AS k
   );
 INSERT INTO analytics.dbt_session_duration (
   dbt_visitor_id,
@@ -806,10 +1048,13 @@ FROM analytics.jsql_events AS e;
 DROP TABLE IF EXISTS analytics.jsql_new_rows__jsql_delta;
 DROP TABLE IF EXISTS analytics.jsql_events__jsql_delta;
 DROP TABLE IF EXISTS analytics.jsql_changed_aliases__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_read_aliases__jsql_delta;
 DROP TABLE IF EXISTS analytics.jsql_alias_events__jsql_delta;
 DROP TABLE IF EXISTS analytics.dbt_aliases_mapping__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_visitor_changes__jsql_delta;
 DROP TABLE IF EXISTS analytics.jsql_changed_visitors__jsql_delta;
 DROP TABLE IF EXISTS analytics.jsql_stale_sessions__jsql_delta;
+DROP TABLE IF EXISTS analytics.jsql_visitor_aliases__jsql_delta;
 DROP TABLE IF EXISTS analytics.jsql_visitor_events__jsql_delta;
 DROP TABLE IF EXISTS analytics.dbt_mapped_tracks__jsql_delta;
 DROP TABLE IF EXISTS analytics.dbt_session_tracks__jsql_delta;
