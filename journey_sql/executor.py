@@ -281,7 +281,7 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
             if explain is not None and step.kind != "invalidate":
                 shown = engine.explain(engine.dialect.generate(step.select))
                 explain(f"-- plan for {step.name}\n{shown or '(this engine offers no plan)'}\n")
-            engine.write_step(step)
+            inserted = engine.write_step(step)
             if step.kind in ("events", "stage", "work"):  # read by later steps
                 engine.analyze(step.relation)
             if step.kind == "invalidate":
@@ -290,7 +290,7 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
                     "rebuilds them in full."
                 )
                 continue
-            rows = _rows_written(engine, step)
+            rows = inserted if inserted is not None else _rows_written(engine, step)
         except JourneyError:
             raise
         except Exception as err:  # the driver's own error type differs per engine
@@ -314,7 +314,8 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
 
 
 def _rows_written(engine: Engine, step: Step) -> int:
-    """Rows the step wrote: its table's, or for an update the rows it inserted (its work table may hold more)."""
+    """Rows the step wrote: its table's, or for an update the rows it inserted (its work table may hold more),
+    counted by running the insert's select again where the driver did not report them."""
     if step.kind != "update":
         return engine.count_rows(step.relation)
     count = exp.select("COUNT(*)").from_(exp.Subquery(this=step.select.copy(), alias=exp.TableAlias(this="n")))

@@ -168,12 +168,39 @@ def _between(draw: st.DrawFn, low: datetime, high: datetime) -> datetime:
     return low + timedelta(microseconds=pick)
 
 
+def _unidentified(
+    draw: st.DrawFn, earlier: list[dict[str, Any]], bound: datetime, end: datetime
+) -> dict[str, Any] | None:
+    """An anonymous id's latest identification received again, earlier (not before `bound`) and without
+    its user_id: the copy replaces the kept one and the id falls back to its identification before."""
+    latest: dict[str, dict[str, Any]] = {}
+    users: dict[str, set[str]] = {}
+    for r in earlier:
+        if r["id"] is not None and r["anonymous_id"] and r["user_id"] and r["timestamp"] is not None:
+            users.setdefault(r["anonymous_id"], set()).add(r["user_id"])
+            best = latest.get(r["anonymous_id"])
+            if best is None or (r["timestamp"], r["id"]) > (best["timestamp"], best["id"]):
+                latest[r["anonymous_id"]] = r
+    candidates = [r for r in latest.values() if r["received_at"] is None or r["received_at"] > bound]
+    # ids identified by more than one user first: those fall back to another visitor
+    candidates = [r for r in candidates if len(users[r["anonymous_id"]]) > 1] or candidates
+    if not candidates:
+        return None
+    row = draw(st.sampled_from(sorted(candidates, key=lambda r: r["id"])))
+    if row["received_at"] is None:
+        received = _between(draw, bound, max(bound, end))
+    else:
+        received = _between(draw, bound, row["received_at"] - timedelta(microseconds=1))
+    return {**row, "user_id": None, "received_at": received}
+
+
 @st.composite
 def incremental_history(
     draw: st.DrawFn,
     timeouts: tuple[float, ...] = (30, 0.5, 2.25),
     depths: tuple[int, ...] = (2, 5),
     max_batches: int = 6,
+    replaced_identification: bool | None = None,
 ) -> tuple[float, int, int, list[list[dict[str, Any]]]]:
     """(timeout, depth, lookback_seconds, batches): batch 0 is the first load, each later batch the rows
     appended before the next run. Later batches mix in stragglers (received_at behind the previous
@@ -181,14 +208,17 @@ def incremental_history(
     (the same row again, or other content received earlier or at the same instant, which must
     replace the kept copy), late events before, inside, between and joining a known visitor's
     sessions, identifications that stitch earlier anonymous events (first, re-identification by a
-    later identify, an older identify that changes nothing), an anonymous id equal to an earlier
+    later identify, an older identify that changes nothing, a latest identification replaced by a copy
+    without its user_id), an anonymous id equal to an earlier
     user_id and a user_id equal to an earlier anonymous id, NULL received_at, rows the pipeline
-    leaves out, and batches that change nothing."""
+    leaves out, and batches that change nothing. `replaced_identification` (drawn when None) adds a
+    batch of one row replacing an anonymous id's latest identification (_unidentified)."""
     timeout = draw(st.sampled_from(timeouts))
     depth = draw(st.sampled_from(depths))
-    n = draw(st.integers(2, max(2, max_batches)))
-    quiet = n > 2 and draw(st.integers(0, 3)) == 0  # one batch that changes nothing
-    cut_into = n - 1 if quiet else n
+    lone = draw(st.booleans()) if replaced_identification is None else replaced_identification
+    n = draw(st.integers(3 if lone else 2, max(3 if lone else 2, max_batches)))
+    quiet = n > 2 + lone and draw(st.integers(0, 3)) == 0  # one batch that changes nothing
+    cut_into = n - quiet - lone
 
     # the base events: actors with timelines whose gaps sit on the timeout's edges
     rows: list[dict[str, Any]] = []
@@ -275,6 +305,7 @@ def incremental_history(
                         "redeliver_earlier",
                         "redeliver_earlier",
                         "redeliver_tie",
+                        "unidentify",
                         "no_received_at",
                         "left_out",
                     ]
@@ -378,6 +409,10 @@ def incremental_history(
                 if draw(st.integers(0, 3)) == 0:
                     copy["anonymous_id"] = draw(st.sampled_from([None, *ANON_POOL]))
                 extra.append(copy)
+            elif kind == "unidentify":
+                copy = _unidentified(draw, placed, bound, arrival_end)
+                if copy is not None:
+                    extra.append(copy)
             elif kind == "left_out" and placed:
                 broken = dict(draw(st.sampled_from(placed)))
                 broken["received_at"] = arrival()
@@ -405,6 +440,16 @@ def incremental_history(
                 copy["received_at"] = _between(draw, low, max(low, watermark))
             again.append(copy)
         batches.insert(at, again)
+
+    if lone:
+        # a batch of one row that replaces an anonymous id's latest identification: no row of the
+        # batch names the user the id falls back to, whose events the run must read all the same
+        at = draw(st.integers(1, len(batches)))
+        earlier = [r for b in batches[:at] for r in b]
+        watermark = newest_received(earlier)
+        assert watermark is not None
+        copy = _unidentified(draw, earlier, watermark - lookback, watermark)
+        batches.insert(at, [] if copy is None else [copy])
 
     batches = [draw(st.permutations(b)) for b in batches]
     return timeout, depth, lookback_seconds, batches

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlencode
 
 from sqlglot import exp
@@ -16,6 +16,8 @@ from journey_sql.errors import MissingDriverError
 
 if TYPE_CHECKING:
     from journey_sql.plan import Step
+
+T = TypeVar("T")
 
 
 def import_driver(module: str, extra: str) -> ModuleType:
@@ -153,10 +155,23 @@ class Engine:
         """The engine's plan for a query, or None where it offers none."""
         return None
 
-    def write_step(self, step: Step) -> None:
-        """Run a plan step: its statements as compiled (an engine may store the same rows its own way)."""
-        for sql in step.statements:
+    def write_step(self, step: Step) -> int | None:
+        """Run a plan step: its statements as compiled (an engine may store the same rows its own way).
+
+        For an "update" step, whose last statement inserts the rebuilt rows, the rows it inserted where
+        the driver reports them (so they need not be counted by running its select again); else None."""
+        *before, last = step.statements
+        for sql in before:
             self.execute(sql)
+        if step.kind == "update":
+            return self.inserted_rows(last)
+        self.execute(last)
+        return None
+
+    def inserted_rows(self, sql: str) -> int | None:
+        """Run an INSERT; the rows it inserted, or None where the driver does not say."""
+        self.execute(sql)
+        return None
 
     # -- catalog ---------------------------------------------------------------
     def sql(self, node: exp.Expression) -> str:
@@ -244,10 +259,14 @@ class DBAPIEngine(Engine):
         self.con = con
 
     def _run(self, sql: str, fetch: bool) -> list[tuple[Any, ...]]:
+        return self._on_cursor(sql, lambda cursor: [tuple(row) for row in cursor.fetchall()] if fetch else [])
+
+    def _on_cursor(self, sql: str, read: Callable[[Any], T]) -> T:
+        """Execute `sql` on a cursor of its own and return what `read` takes from it."""
         cursor = self.con.cursor()
         try:
             cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()] if fetch else []
+            return read(cursor)
         except Exception as err:
             reworded = self._cursor_error(err)
             if reworded is err:
@@ -255,6 +274,11 @@ class DBAPIEngine(Engine):
             raise reworded from err
         finally:
             cursor.close()
+
+    def inserted_rows(self, sql: str) -> int | None:
+        """DB-API's rowcount: -1 (or None) where the driver cannot say."""
+        count = self._on_cursor(sql, lambda cursor: cursor.rowcount)
+        return count if isinstance(count, int) and count >= 0 else None
 
     def _cursor_error(self, err: Exception) -> Exception:
         """The error to raise for a failed statement; the driver's own by default."""

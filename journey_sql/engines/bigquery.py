@@ -116,9 +116,21 @@ class BigQueryEngine(Engine):
         return self._bq.QueryJobConfig(**kwargs)
 
     def _run(self, sql: str) -> Any:
+        return self._finished(sql).result()
+
+    def _finished(self, sql: str) -> Any:
+        """The query job of `sql`, run to its end."""
         job = self.client.query(sql, job_config=self._job_config(), **self._job_options)
         retry = self._job_options.get("retry")
-        return job.result(retry=retry) if retry is not None else job.result()
+        if retry is not None:
+            job.result(retry=retry)
+        else:
+            job.result()
+        return job
+
+    def inserted_rows(self, sql: str) -> int | None:
+        count = self._finished(sql).num_dml_affected_rows
+        return int(count) if count is not None else None
 
     def execute(self, sql: str) -> None:
         self._run(sql)

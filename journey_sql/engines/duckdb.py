@@ -129,7 +129,12 @@ class DuckDBEngine(DBAPIEngine):
         result = self.con.execute(sql)
         return result.fetchall() if fetch else []
 
-    def write_step(self, step: Step) -> None:
+    def inserted_rows(self, sql: str) -> int | None:
+        """DuckDB answers an INSERT with one row: the number of rows inserted."""
+        rows = self._run(sql, fetch=True)
+        return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else None
+
+    def write_step(self, step: Step) -> int | None:
         """A full build's table, created from its columns' types so the event ids are stored uncompressed.
 
         The rows are the compiled SELECT's, exactly as CREATE TABLE AS would
@@ -138,8 +143,7 @@ class DuckDBEngine(DBAPIEngine):
         if step.kind == "update" and step.updates is not None:
             self._plan_vacuum(step.updates)
         if step.kind not in ("events", "stage"):
-            super().write_step(step)
-            return
+            return super().write_step(step)
         select = self.dialect.generate(step.select)
         columns = [(str(row[0]), str(row[1])) for row in self.query(f"DESCRIBE {select}")]
 
@@ -148,8 +152,7 @@ class DuckDBEngine(DBAPIEngine):
             return name.lower() in UNCOMPRESSED_COLUMNS and type_name.upper() == "VARCHAR"
 
         if not any(uncompressed(*column) for column in columns):
-            super().write_step(step)
-            return
+            return super().write_step(step)
         table = self.sql(step.relation)
         definitions = ", ".join(
             f"{self.sql(exp.to_identifier(name, quoted=True))} {type_name}"
@@ -158,6 +161,7 @@ class DuckDBEngine(DBAPIEngine):
         )
         self.execute(f"CREATE OR REPLACE TABLE {table} ({definitions})")
         self.execute(f"INSERT INTO {table} {select}")
+        return None
 
     def _plan_vacuum(self, table: exp.Table) -> None:
         """Vacuum at this run's commit only if `table` or a table updated before it is VACUUM_DEAD_SHARE dead."""
