@@ -151,6 +151,30 @@ def test_a_full_apply_scans_the_source_once(cluster: Cluster, database: str, cle
         admin.close()
 
 
+def test_apply_runs_without_jit_and_leaves_the_session_setting_alone(database: str) -> None:
+    """JIT compiles too long for an incremental run's small statements (engines/postgres.py): apply's
+    transaction runs with it off, and the connection's own setting is back once the run is over."""
+    with _Loader(database) as loader:
+        loader.load(ROWS_A)
+    engine = postgres_engine(database)
+    seen = []
+    real = type(engine).write_step
+
+    def write_step(self: Any, step: Any) -> int | None:
+        seen.append(self.query("SHOW jit")[0][0])
+        return real(self, step)
+
+    try:
+        engine.execute("SET jit = on")
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            monkeypatch.setattr(type(engine), "write_step", write_step)
+            run_pipeline(engine, Settings.create(schema="analytics"))
+        assert seen and set(seen) == {"off"}, seen
+        assert engine.query("SHOW jit")[0][0] == "on"
+    finally:
+        engine.close()
+
+
 def test_apply_with_explain_prints_postgres_plans(cluster: Cluster, database: str, clean_env: Any) -> None:
     with _Loader(database) as loader:
         loader.load(ROWS_A)
