@@ -16,6 +16,11 @@ full refresh's, the source rows it read, and its per-step seconds.
 
 On PostgreSQL (a throwaway cluster, as the tests start) the same is measured at a
 smaller size, plus the source table's seq_scan counter.
+
+This machine's speed drifts by tens of percent within an hour, so each pair is
+run --runs times (3 by default), the full refresh and the incremental run in
+alternating order, and the report gives medians (min-max) and the ratio of the
+medians; per-step seconds are the median incremental run's.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,7 +144,25 @@ def _differences(a: str, b: str) -> dict[str, int]:
     return diff
 
 
-def duckdb_size(events: int, work: Path, cold_too: bool = False) -> dict[str, Any]:
+def _pairs(runs: int, run: Any) -> dict[str, list[dict[str, Any]]]:
+    """`run(kind)` for kind "full" and "auto", `runs` times each, alternating which goes first."""
+    results: dict[str, list[dict[str, Any]]] = {"full": [], "auto": []}
+    for k in range(runs):
+        for kind in ("full", "auto") if k % 2 == 0 else ("auto", "full"):
+            results[kind].append(run(kind))
+    return results
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time (the lower middle one of an even number), with every run's times."""
+    ordered = sorted(runs, key=lambda r: r["wall"])
+    middle = dict(ordered[(len(ordered) - 1) // 2])
+    middle["walls"] = [r["wall"] for r in runs]
+    middle["wall"] = statistics.median(middle["walls"])
+    return middle
+
+
+def duckdb_size(events: int, work: Path, cold_too: bool = False, runs: int = 3) -> dict[str, Any]:
     import duckdb
 
     from journey_sql.sample_data import generate
@@ -159,15 +183,18 @@ def duckdb_size(events: int, work: Path, cold_too: bool = False) -> dict[str, An
     con.execute("INSERT INTO rudder.tracks SELECT * FROM rudder.batch; DROP TABLE rudder.batch; CHECKPOINT")
     con.close()
     inc_db, full_db = work / f"inc-{events}-incremental.duckdb", work / f"inc-{events}-full.duckdb"
+    copies = {"full": full_db, "auto": inc_db}
     cold: dict[str, Any] | None = None
     if cold_too:
         # both runs with nothing in the page cache, as a scheduled run finds its database
-        cold = {kind: _run_on_copy(base, db, kind, "cold") for kind, db in (("full", full_db), ("auto", inc_db))}
+        cold_runs = _pairs(runs, lambda kind: _run_on_copy(base, copies[kind], kind, "cold"))
+        cold = {kind: _median_run(r) for kind, r in cold_runs.items()}
     # both runs with their database in the page cache: otherwise how much of its copy the cache still held
     # depended on the order of the runs (the second one read more of its file from disk)
-    full = _run_on_copy(base, full_db, "full", "warm")
-    inc = _run_on_copy(base, inc_db, "auto", "warm")
-    assert inc["mode"] == "incremental", inc
+    warm = _pairs(runs, lambda kind: _run_on_copy(base, copies[kind], kind, "warm"))
+    full, inc = _median_run(warm["full"]), _median_run(warm["auto"])
+    assert all(r["mode"] == "incremental" for r in warm["auto"]), warm["auto"]
+    # the last copies are compared: every incremental run starts from the same bytes and is deterministic
     diff = _differences(str(inc_db), str(full_db))
     con = duckdb.connect(str(full_db), read_only=True)
     counts = _fingerprints(con)
@@ -200,7 +227,7 @@ def _run_on_copy(base: Path, db: Path, kind: str, cache: str) -> dict[str, Any]:
     return _apply(f"duckdb:///{db}", [kind])
 
 
-def postgres_size(events: int, work: Path) -> dict[str, Any]:
+def postgres_size(events: int, work: Path, runs: int = 3) -> dict[str, Any]:
     """The same on a throwaway PostgreSQL cluster (tests/engines/pg.py), plus the source's seq_scan counter."""
     import duckdb
 
@@ -221,30 +248,45 @@ def postgres_size(events: int, work: Path) -> dict[str, Any]:
     batch_rows = con.execute("SELECT COUNT(*) FROM rudder.batch").fetchone()[0]
     con.close()
     results: dict[str, Any] = {"events": events, "batch_rows": batch_rows}
-    for variant in ("full", "auto"):
-        database = cluster.database(f"bench_{variant}", fresh=True)
-        url = cluster.url(database)
+    base = cluster.database("bench_base", fresh=True)
+    engine = connect(cluster.url(base))
+    engine.execute("CREATE SCHEMA rudder")
+    engine.execute(
+        "CREATE TABLE rudder.tracks (id TEXT, anonymous_id TEXT, user_id TEXT, event TEXT, "
+        "timestamp TIMESTAMP, received_at TIMESTAMP, context_library_name TEXT)"
+    )
+    _copy(engine, csv_history)
+    engine.close()
+    _apply(cluster.url(base), ["auto"])  # the history, built in full
+    engine = connect(cluster.url(base))
+    _copy(engine, csv_batch)
+    engine.execute("ANALYZE rudder.tracks")
+    engine.close()
+    admin = cluster.admin()
+    admin.autocommit = True
+
+    def run(variant: str) -> dict[str, Any]:
+        # every run on its own copy of the same database (a template copy: files, statistics and all)
+        admin.execute("DROP DATABASE IF EXISTS bench_run")
+        admin.execute(f"CREATE DATABASE bench_run TEMPLATE {base}")
+        url = cluster.url("bench_run")
         engine = connect(url)
-        engine.execute("CREATE SCHEMA rudder")
-        engine.execute(
-            "CREATE TABLE rudder.tracks (id TEXT, anonymous_id TEXT, user_id TEXT, event TEXT, "
-            "timestamp TIMESTAMP, received_at TIMESTAMP, context_library_name TEXT)"
-        )
-        _copy(engine, csv_history)
-        engine.close()
-        _apply(url, ["auto"])  # the history, built in full
-        engine = connect(url)
-        _copy(engine, csv_batch)
-        engine.execute("ANALYZE rudder.tracks")
         before = _seq_scans(engine)
         engine.close()
-        results[variant] = _apply(url, [variant])
+        result = _apply(url, [variant])
         engine = connect(url)
-        results[variant]["seq_scans"] = _seq_scans(engine) - before
-        results[variant]["rows"] = {t: int(engine.query(f"SELECT COUNT(*) FROM analytics.{t}")[0][0]) for t in TABLES}
-        results[variant]["workers_planned"] = _events_step_workers(engine)
+        result["seq_scans"] = _seq_scans(engine) - before
+        result["rows"] = {t: int(engine.query(f"SELECT COUNT(*) FROM analytics.{t}")[0][0]) for t in TABLES}
+        result["workers_planned"] = _events_step_workers(engine)
         engine.close()
-    results["incremental"] = results.pop("auto")
+        return result
+
+    try:
+        pairs = _pairs(runs, run)
+        admin.execute("DROP DATABASE IF EXISTS bench_run")
+    finally:
+        admin.close()
+    results["full"], results["incremental"] = _median_run(pairs["full"]), _median_run(pairs["auto"])
     csv_history.unlink()
     csv_batch.unlink()
     return results
@@ -290,7 +332,7 @@ def _seq_scans(engine: Any) -> int:
     return value
 
 
-def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
+def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None, runs: int = 1) -> str:
     lines = [
         "# Incremental builds: benchmark",
         "",
@@ -308,8 +350,15 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
         "dropped just before, as a scheduled run may find its database",
         "- equal: every table of the incremental result and of the full refresh compared as multisets "
         "(EXCEPT ALL both ways)",
+        f"- wall: the median of {runs} runs of each (min-max), the full refresh and the incremental run in "
+        "alternating order; the share is the ratio of the medians; steps: the median run's",
         "",
     ]
+
+    def spread(run: dict[str, Any]) -> str:
+        walls = run["walls"]
+        return f"{run['wall']:.2f} ({min(walls):.2f}-{max(walls):.2f})" if len(walls) > 1 else f"{run['wall']:.2f}"
+
     for r in duck:
         inc, full = r["incremental"], r["full"]
         equal = all(v == 0 for v in r["differences"].values())
@@ -318,14 +367,14 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
             "",
             "| run | wall s | share of full refresh | source rows read |",
             "|---|---:|---:|---:|",
-            f"| full refresh, warm | {full['wall']:.2f} | 100% | {full['source_rows']:,} |",
-            f"| incremental, warm | {inc['wall']:.2f} | {100 * inc['wall'] / full['wall']:.1f}% | "
+            f"| full refresh, warm | {spread(full)} | 100% | {full['source_rows']:,} |",
+            f"| incremental, warm | {spread(inc)} | {100 * inc['wall'] / full['wall']:.1f}% | "
             f"{inc['window_rows']:,} ({100 * inc['window_rows'] / inc['source_rows']:.1f}% of "
             f"{inc['source_rows']:,}) |",
             *(
                 [
-                    f"| full refresh, cold | {r['cold']['full']['wall']:.2f} | 100% | |",
-                    f"| incremental, cold | {r['cold']['auto']['wall']:.2f} | "
+                    f"| full refresh, cold | {spread(r['cold']['full'])} | 100% | |",
+                    f"| incremental, cold | {spread(r['cold']['auto'])} | "
                     f"{100 * r['cold']['auto']['wall'] / r['cold']['full']['wall']:.1f}% | |",
                 ]
                 if r["cold"]
@@ -340,7 +389,7 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
             f"- the history's own full build took {r['history_build']:.2f} s",
             f"- incremental: {inc['reason']}",
             "",
-            "Incremental steps, warm (rows, seconds):",
+            "Incremental steps, the median warm run (rows, seconds):",
             "",
             *[f"    {s}" for s in inc["steps"][1:]],
             "",
@@ -352,8 +401,8 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
             "",
             "| run | wall s | share of full refresh | source rows read | seq scans of the source |",
             "|---|---:|---:|---:|---:|",
-            f"| full refresh | {full['wall']:.2f} | 100% | {full['source_rows']:,} | {full['seq_scans']} |",
-            f"| incremental | {inc['wall']:.2f} | {100 * inc['wall'] / full['wall']:.1f}% | "
+            f"| full refresh | {spread(full)} | 100% | {full['source_rows']:,} | {full['seq_scans']} |",
+            f"| incremental | {spread(inc)} | {100 * inc['wall'] / full['wall']:.1f}% | "
             f"{inc['window_rows']:,} | {inc['seq_scans']} |",
             "",
             f"- tables have the same row counts: **{'yes' if inc['rows'] == full['rows'] else 'NO'}** "
@@ -363,11 +412,11 @@ def report(duck: list[dict[str, Any]], pg: dict[str, Any] | None) -> str:
             f"plan has {full['workers_planned']} parallel workers on this data, so one scan counts "
             f"{1 + full['workers_planned']} (tests/test_engine_postgres.py sees +1 on data too small for workers)",
             "",
-            "Full refresh steps:",
+            "Full refresh steps, the median run:",
             "",
             *[f"    {s}" for s in full["steps"][1:]],
             "",
-            "Incremental steps:",
+            "Incremental steps, the median run:",
             "",
             *[f"    {s}" for s in inc["steps"][1:]],
             "",
@@ -382,18 +431,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold", action="store_true", help="also time both runs after dropping the page cache (Linux, root)"
     )
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, alternating [3]")
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--results", type=Path, default=HERE / "incremental.md")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.cold and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
         parser.error("--cold drops the page cache through /proc/sys/vm/drop_caches, which this user cannot write")
-    duck = [duckdb_size(n, args.work, args.cold) for n in (args.events or [1_000_000]) if n]
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    duck = [duckdb_size(n, args.work, args.cold, args.runs) for n in (args.events or [1_000_000]) if n]
     pg = None
     if args.postgres_events:
         with tempfile.TemporaryDirectory() as tmp:
-            pg = postgres_size(args.postgres_events, Path(tmp))
-    text = report(duck, pg)
+            pg = postgres_size(args.postgres_events, Path(tmp), args.runs)
+    text = report(duck, pg, args.runs)
     args.results.write_text(text + "\n")
     print(text)
     failed = any(any(r["differences"].values()) for r in duck)
