@@ -107,6 +107,9 @@ class Engine:
     # statistics): incremental builds then count the source to notice rows that
     # arrived beyond the lookback, or a source that lost rows
     cheap_source_count: ClassVar[bool] = False
+    # True where the driver answers CREATE TABLE AS with the rows it wrote (as INSERT): apply then
+    # reports each step's rows without a COUNT(*) of the table afterwards
+    counts_created_rows: ClassVar[bool] = False
     replace_strategy: ClassVar[ReplaceStrategy] = "drop_rename"
     # How the engine folds unquoted names ("lower", "upper"), or None where it
     # finds a table and its columns whatever their case.
@@ -159,11 +162,12 @@ class Engine:
         """Run a plan step: its statements as compiled (an engine may store the same rows its own way).
 
         For an "update" step, whose last statement inserts the rebuilt rows, the rows it inserted where
-        the driver reports them (so they need not be counted by running its select again); else None."""
+        the driver reports them (so they need not be counted by running its select again); the same
+        for every step where the driver also counts what CREATE TABLE AS writes; else None."""
         *before, last = step.statements
         for sql in before:
             self.execute(sql)
-        if step.kind == "update":
+        if step.kind == "update" or self.counts_created_rows:
             return self.inserted_rows(last)
         self.execute(last)
         return None

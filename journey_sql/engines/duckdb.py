@@ -47,6 +47,7 @@ class DuckDBEngine(DBAPIEngine):
     transactional_ddl = True
     replace_strategy = "drop_rename"  # inside the run's one transaction
     cheap_source_count = True
+    counts_created_rows = True
     _vacuum: bool | None = None  # this run's commit vacuums (None: no table updated in place yet)
 
     @classmethod
@@ -130,7 +131,7 @@ class DuckDBEngine(DBAPIEngine):
         return result.fetchall() if fetch else []
 
     def inserted_rows(self, sql: str) -> int | None:
-        """DuckDB answers an INSERT with one row: the number of rows inserted."""
+        """DuckDB answers an INSERT or CREATE TABLE AS with one row: the number of rows written."""
         rows = self._run(sql, fetch=True)
         return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else None
 
@@ -160,8 +161,7 @@ class DuckDBEngine(DBAPIEngine):
             for name, type_name in columns
         )
         self.execute(f"CREATE OR REPLACE TABLE {table} ({definitions})")
-        self.execute(f"INSERT INTO {table} {select}")
-        return None
+        return self.inserted_rows(f"INSERT INTO {table} {select}")
 
     def _plan_vacuum(self, table: exp.Table) -> None:
         """Vacuum at this run's commit only if `table` or a table updated before it is VACUUM_DEAD_SHARE dead."""
