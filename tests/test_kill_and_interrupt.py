@@ -464,17 +464,17 @@ def test_ctrl_c_reported_by_duckdb_itself_is_an_interrupted_run(monkeypatch: pyt
             }
         ]
     )
-    real = DuckDBEngine.execute
+    real = DuckDBEngine._run  # every statement goes through it
 
-    def interrupted(self: DuckDBEngine, sql: str) -> None:
+    def interrupted(self: DuckDBEngine, sql: str, fetch: bool) -> list[tuple[Any, ...]]:
         if "dbt_session_tracks" in sql and "CREATE" in sql:
             import threading
 
             threading.Timer(0.2, self.con.interrupt).start()  # what SIGINT does to a running query
             self.con.execute("SELECT COUNT(*) FROM range(20000000000) AS a WHERE a.range % 7 = 3").fetchall()
-        real(self, sql)
+        return real(self, sql, fetch)
 
-    monkeypatch.setattr(DuckDBEngine, "execute", interrupted)
+    monkeypatch.setattr(DuckDBEngine, "_run", interrupted)
     with pytest.raises(InterruptedRun, match="rolled back"):
         run_pipeline(h.engine, Settings.create(), full_refresh=True)
     h.close()
