@@ -324,11 +324,16 @@ def _from_rebuild_point(
 
 
 def _rebuilt_part(visitors: exp.Table, alias: str, time: tuple[str, str]) -> str:
-    column, bound = time
     return (
         f"INNER JOIN {visitors.sql(CANONICAL)} AS v ON v.dbt_visitor_id = {alias}.dbt_visitor_id "
-        f"WHERE v.{bound} IS NULL OR {alias}.{column} >= v.{bound}"
+        f"WHERE {_from_bound(alias, time)}"
     )
+
+
+def _from_bound(alias: str, time: tuple[str, str]) -> str:
+    """Whether row `alias` is at or after its visitor's bound in jsql_changed_visitors `v` (NULL: all rows)."""
+    column, bound = time
+    return f"v.{bound} IS NULL OR {alias}.{column} >= v.{bound}"
 
 
 def _update_step(
@@ -348,11 +353,12 @@ def _update_step(
     summary = f"the rows of {name} for the visitors rebuilt"
     if name in _FROM_TIME:
         # the rows from each visitor's rebuild point on are replaced
-        visitors, (column, bound) = tables[CHANGED_VISITORS.name], _FROM_TIME[name]
-        rebuilt += " " + _rebuilt_part(visitors, "d", _FROM_TIME[name])
+        visitors, time = tables[CHANGED_VISITORS.name], _FROM_TIME[name]
+        column, bound = time
+        rebuilt += " " + _rebuilt_part(visitors, "d", time)
         delete = (
             f"USING {visitors.sql(CANONICAL)} AS v WHERE {table.name}.dbt_visitor_id = v.dbt_visitor_id "
-            f"AND (v.{bound} IS NULL OR {table.name}.{column} >= v.{bound})"
+            f"AND ({_from_bound(table.name, time)})"
         )
         kept = (
             f"LEFT JOIN {visitors.sql(CANONICAL)} AS v ON v.dbt_visitor_id = t.dbt_visitor_id "

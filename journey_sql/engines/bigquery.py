@@ -116,20 +116,17 @@ class BigQueryEngine(Engine):
         return self._bq.QueryJobConfig(**kwargs)
 
     def _run(self, sql: str) -> Any:
-        return self._finished(sql).result()
+        return self._finished(sql)[1]
 
-    def _finished(self, sql: str) -> Any:
-        """The query job of `sql`, run to its end."""
+    def _finished(self, sql: str) -> tuple[Any, Any]:
+        """The query job of `sql`, run to its end, and its result."""
         job = self.client.query(sql, job_config=self._job_config(), **self._job_options)
         retry = self._job_options.get("retry")
-        if retry is not None:
-            job.result(retry=retry)
-        else:
-            job.result()
-        return job
+        return job, job.result(retry=retry) if retry is not None else job.result()
 
     def inserted_rows(self, sql: str) -> int | None:
-        count = self._finished(sql).num_dml_affected_rows
+        job, _ = self._finished(sql)
+        count = job.num_dml_affected_rows
         return int(count) if count is not None else None
 
     def execute(self, sql: str) -> None:
