@@ -14,24 +14,52 @@ SELECT
   f.event,
   f.dbt_visitor_id,
   f.timestamp,
-  leadInFrame(toNullable(f.event), 1) OVER (
-    PARTITION BY f.session_id
-    ORDER BY f.track_sequence_number ASC
-    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-  ) AS event_2,
-  leadInFrame(toNullable(f.event), 2) OVER (
-    PARTITION BY f.session_id
-    ORDER BY f.track_sequence_number ASC
-    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-  ) AS event_3,
-  leadInFrame(toNullable(f.event), 3) OVER (
-    PARTITION BY f.session_id
-    ORDER BY f.track_sequence_number ASC
-    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-  ) AS event_4,
-  leadInFrame(toNullable(f.event), 4) OVER (
-    PARTITION BY f.session_id
-    ORDER BY f.track_sequence_number ASC
-    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-  ) AS event_5
+  CASE
+    WHEN leadInFrame(toNullable(f.track_sequence_number), 1) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) = f.track_sequence_number + 1
+    THEN leadInFrame(toNullable(f.event), 1) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
+  END AS event_2,
+  CASE
+    WHEN leadInFrame(toNullable(f.track_sequence_number), 2) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) = f.track_sequence_number + 2
+    THEN leadInFrame(toNullable(f.event), 2) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
+  END AS event_3,
+  CASE
+    WHEN leadInFrame(toNullable(f.track_sequence_number), 3) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) = f.track_sequence_number + 3
+    THEN leadInFrame(toNullable(f.event), 3) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
+  END AS event_4,
+  CASE
+    WHEN leadInFrame(toNullable(f.track_sequence_number), 4) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) = f.track_sequence_number + 4
+    THEN leadInFrame(toNullable(f.event), 4) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC, f.event_id ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
+  END AS event_5
 FROM analytics.dbt_track_facts AS f;

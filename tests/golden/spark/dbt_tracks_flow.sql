@@ -12,8 +12,44 @@ SELECT
   f.event,
   f.dbt_visitor_id,
   f.timestamp,
-  LEAD(f.event, 1) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC NULLS LAST) AS event_2,
-  LEAD(f.event, 2) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC NULLS LAST) AS event_3,
-  LEAD(f.event, 3) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC NULLS LAST) AS event_4,
-  LEAD(f.event, 4) OVER (PARTITION BY f.session_id ORDER BY f.track_sequence_number ASC NULLS LAST) AS event_5
+  CASE
+    WHEN LEAD(f.track_sequence_number, 1) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    ) = f.track_sequence_number + 1
+    THEN LEAD(f.event, 1) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    )
+  END AS event_2,
+  CASE
+    WHEN LEAD(f.track_sequence_number, 2) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    ) = f.track_sequence_number + 2
+    THEN LEAD(f.event, 2) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    )
+  END AS event_3,
+  CASE
+    WHEN LEAD(f.track_sequence_number, 3) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    ) = f.track_sequence_number + 3
+    THEN LEAD(f.event, 3) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    )
+  END AS event_4,
+  CASE
+    WHEN LEAD(f.track_sequence_number, 4) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    ) = f.track_sequence_number + 4
+    THEN LEAD(f.event, 4) OVER (
+      PARTITION BY f.dbt_visitor_id
+      ORDER BY f.timestamp ASC NULLS LAST, f.event_id ASC NULLS LAST
+    )
+  END AS event_5
 FROM analytics.dbt_track_facts AS f;
