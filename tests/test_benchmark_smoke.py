@@ -51,6 +51,21 @@ def test_benchmark_smoke_run(bench, tmp_path: Path) -> None:  # type: ignore[no-
     # both map the same set of ids (the demo data has no identity-less duplicates)
     assert seed_tables["dbt_aliases_mapping"]["rows"] == tables["dbt_aliases_mapping"]["rows"]
     assert seed_tables["dbt_track_facts"]["rows"] > 0 and seed_tables["dbt_tracks_flow"]["rows"] > 0
+    # and its three extra models: one row per seed session, the duration a view over them
+    seed_sessions = seed_tables["dbt_session_tracks"]["rows"]
+    assert seed_tables["dbt_session_track_facts"]["rows"] == seed_sessions
+    assert seed_tables["dbt_session_duration"]["rows"] == seed_sessions
+    assert 0 < seed_tables["dbt_user_session_facts"]["rows"] <= seed_sessions
+    assert list(size.runs["seed"][0]["stages"]) == [  # the order of the seed's README
+        "dbt_aliases_mapping",
+        "dbt_mapped_tracks",
+        "dbt_session_tracks",
+        "dbt_track_facts",
+        "dbt_session_track_facts",
+        "dbt_user_session_facts",
+        "dbt_session_duration",
+        "dbt_tracks_flow",
+    ]
 
     floor = size.runs["floor"][0]["tables"]["tracks_with_previous"]
     assert floor["rows"] == size.source_rows
@@ -61,6 +76,14 @@ def test_benchmark_smoke_run(bench, tmp_path: Path) -> None:  # type: ignore[no-
             assert run["wall_seconds"] > 0 and run["peak_rss_bytes"] >= run["rss_before_bytes"] > 0, variant
 
     text = bench.report([size], threads=2, memory_limit="1GB", render_times=[0.2, 0.3])
-    for needle in ("| journey-sql |", "| seed |", "| floor |", "dbt_track_facts", "CLI cold start"):
+    needles = (
+        "| journey-sql |",
+        "| seed |",
+        "| floor |",
+        "dbt_track_facts",
+        "five documented tables alone",
+        "CLI cold start",
+    )
+    for needle in needles:
         assert needle in text
     assert not list(tmp_path.glob("*.duckdb")), "scratch databases are removed"
