@@ -29,7 +29,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from journey_sql.engines import connect
+from journey_sql.executor import run_pipeline
 from journey_sql.sample_data import generate
+from journey_sql.settings import Settings
 from journey_sql.stages import STAGES
 
 EVENTS = 20_000
@@ -169,6 +172,23 @@ def test_duckdb_file_held_by_another_process_is_one_line(duck: tuple[Path, list[
         holder.close()
     assert code == 1
     assert_one_line(output, f"DuckDB file {path} is in use by another process (PID {os.getpid()}")
+
+
+def test_duckdb_keeps_its_lock_while_a_build_is_written_back(duck: tuple[Path, list[str]]) -> None:
+    """engines/duckdb.py fsyncs the file from a second descriptor during a build; closing that one
+    before DuckDB closes the file would drop DuckDB's lock (POSIX record locks are per process)."""
+    path, _ = duck
+    probe = [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}).close()"]
+    engine = connect(f"duckdb:///{path}", threads=1)
+    try:
+        run_pipeline(engine, Settings.create(), full_refresh=True)
+        assert engine._writeback is not None and engine._writeback.thread is not None  # it did write back
+        engine._writeback.thread.join()  # every flush finished: nothing else holds the file open
+        held = subprocess.run(probe, capture_output=True, text=True)
+        assert held.returncode != 0 and "lock" in held.stderr, held.stderr
+    finally:
+        engine.close()
+    assert subprocess.run(probe, capture_output=True, text=True).returncode == 0  # and free once closed
 
 
 def test_duckdb_memory_limit_too_small_is_one_line(duck: tuple[Path, list[str]], tmp_path: Path) -> None:
