@@ -295,4 +295,10 @@ class DBAPIEngine(Engine):
         return self._run(sql, fetch=True)
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            self._after_close()
+
+    def _after_close(self) -> None:
+        """Let go of what an engine holds beside its connection, once the connection is closed."""

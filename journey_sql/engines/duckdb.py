@@ -244,12 +244,9 @@ class DuckDBEngine(DBAPIEngine):
         self._vacuum = None
         super().begin()
 
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._writeback is not None:
-                self._writeback.close()
+    def _after_close(self) -> None:
+        if self._writeback is not None:
+            self._writeback.close()  # only now: see _Writeback
 
     def explain(self, sql: str) -> str:
         return "\n".join(row[1] for row in self.query(f"EXPLAIN {sql}"))
