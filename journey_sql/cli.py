@@ -381,6 +381,41 @@ def demo(
     print_demo_summary(summary, report, database, settings)
 
 
+@cli.command("dbt")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the dbt project to.")
+@click.option("--dialect", envvar=_env("dialect"), default="duckdb", show_default=True, help="Target SQL dialect.")
+@click.option(
+    "--dbt-profile", default="journey_sql", show_default=True, help="The profiles.yml profile dbt_project.yml names."
+)
+@click.option("--force", is_flag=True, help="Replace the files an earlier `journey-sql dbt` wrote in --out.")
+@pipeline_options
+@click.pass_context
+@friendly_errors
+def dbt(ctx: click.Context, out: str, dialect: str, dbt_profile: str, force: bool, **kwargs: Any) -> None:
+    """Write the tables as a dbt project: one model a table, sources, docs and tests, built with `dbt build`."""
+    import sys
+
+    from journey_sql.dbt import command_line, write_project
+
+    # --schema becomes a dbt custom schema (dbt's generate_schema_name); the target schema is the profile's
+    custom_schema = kwargs["schema"] if _explicit(ctx, "schema") or kwargs["schema"] else None
+    settings = _settings(kwargs)
+    written = write_project(
+        settings,
+        dialect,
+        out,
+        profile=dbt_profile,
+        force=force,
+        command=command_line([a for a in sys.argv[2:] if a != "--force"]),
+        custom_schema=custom_schema,
+    )
+    how = "continues incrementally" if written.incremental else "rebuilds every table"
+    _stderr(
+        f"wrote a dbt project ({len(written.files)} files, adapter {written.adapter}) to {written.out}: "
+        f"`dbt build --project-dir {written.out}` builds and tests the tables; each later `dbt run` {how}."
+    )
+
+
 @cli.command()
 def dialects() -> None:
     """List the SQL dialects `render --dialect` accepts."""
