@@ -54,7 +54,10 @@ TABLES: dict[str, tuple[str, dict[str, tuple[str, list[Any]]]]] = {
         "carrying both ids (ties by the greater id), else to itself.",
         {
             "alias": ("A user_id or anonymous_id seen on a kept event.", _UNIQUE),
-            "dbt_visitor_id": ("The visitor the alias belongs to; itself an alias.", ["not_null", _rel("dbt_aliases_mapping", "alias")]),
+            "dbt_visitor_id": (
+                "The visitor the alias belongs to; itself an alias.",
+                ["not_null", _rel("dbt_aliases_mapping", "alias")],
+            ),
         },
     ),
     "dbt_mapped_tracks": (
@@ -79,7 +82,10 @@ TABLES: dict[str, tuple[str, dict[str, tuple[str, list[Any]]]]] = {
             "session_id": (_SESSION, _UNIQUE),
             "dbt_visitor_id": (_VISITOR, ["not_null"]),
             "session_start_at": ("The timestamp of the session's first event.", ["not_null"]),
-            "session_sequence_number": ("The visitor's sessions counted from 1 in time order.", ["not_null", _at_least(1)]),
+            "session_sequence_number": (
+                "The visitor's sessions counted from 1 in time order.",
+                ["not_null", _at_least(1)],
+            ),
             "next_session_start_at": ("The start of the visitor's next session; NULL for the last.", []),
         },
     ),
@@ -112,7 +118,10 @@ TABLES: dict[str, tuple[str, dict[str, tuple[str, list[Any]]]]] = {
         {
             "session_id": (_SESSION, [*_UNIQUE, _rel("dbt_session_tracks", "session_id")]),
             "ended_at": ("The timestamp of the session's last event.", ["not_null"]),
-            "num_pvs": ("The number of events in the session (all events, whatever their name).", ["not_null", _at_least(1)]),
+            "num_pvs": (
+                "The number of events in the session (all events, whatever their name).",
+                ["not_null", _at_least(1)],
+            ),
         },
     ),
     "dbt_session_duration": (
@@ -120,14 +129,20 @@ TABLES: dict[str, tuple[str, dict[str, tuple[str, list[Any]]]]] = {
         {
             "dbt_visitor_id": (_VISITOR, ["not_null"]),
             "session_id": (_SESSION, [*_UNIQUE, _rel("dbt_session_tracks", "session_id")]),
-            "session_duration": ("Exact minutes (a double) from the session's first event to its last.", ["not_null", _at_least(0)]),
+            "session_duration": (
+                "Exact minutes (a double) from the session's first event to its last.",
+                ["not_null", _at_least(0)],
+            ),
         },
     ),
     "dbt_user_session_facts": (
         "One row per visitor: the start of their first and last session, and their number of sessions.",
         {
             "dbt_visitor_id": (_VISITOR, _UNIQUE),
-            "first_date": ("The session_start_at of the visitor's first session (a timestamp, as in the seed).", ["not_null"]),
+            "first_date": (
+                "The session_start_at of the visitor's first session (a timestamp, as in the seed).",
+                ["not_null"],
+            ),
             "last_date": ("The session_start_at of the visitor's last session.", ["not_null"]),
             "number_of_sessions": ("The visitor's number of sessions.", ["not_null", _at_least(1)]),
         },

@@ -156,12 +156,12 @@ def _model(
     lines += [f"-- depends_on: {{{{ ref('{m}') }}}}" for m in readers]
     test = "journey_sql_continues_build()" if name == EVENTS.name else "journey_sql_continues_run()"
     lines += [
-            f"{{% if {test} %}}",
-            script,
-            "{% else %}",
-            full_body,
-            "{% endif %}",
-        ]
+        f"{{% if {test} %}}",
+        script,
+        "{% else %}",
+        full_body,
+        "{% endif %}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -228,8 +228,7 @@ def _tokenize(sql: str, model: str, sources: dict[tuple[str, str], str], refs: s
     literals = [
         (t.start, t.end + 1)
         for t in sqlglot.tokenize(sql, read=dialect.sqlglot_name)
-        if t.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING)
-        and t.text != _INVOCATION
+        if t.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING) and t.text != _INVOCATION
     ]
     names = {s.name for s in PLAN_STAGES}
 
@@ -299,7 +298,8 @@ def _jinja_comment(text: str) -> str:
 
 def _source_tables(settings: Settings) -> dict[tuple[str, str], str]:
     """(schema, table) of each source table -> its token key."""
-    return {(t.schema, t.table): f"s{i}" for i, t in enumerate(settings.sources.tables)}
+    # (write_project refuses --source-path files, so every source here is a table)
+    return {(t.schema or "", t.table or ""): f"s{i}" for i, t in enumerate(settings.sources.tables)}
 
 
 def _sources_yml(settings: Settings, sources: dict[tuple[str, str], str]) -> dict[str, Any]:
