@@ -393,12 +393,10 @@ def demo(
 @friendly_errors
 def dbt(ctx: click.Context, out: str, dialect: str, dbt_profile: str, force: bool, **kwargs: Any) -> None:
     """Write the tables as a dbt project: one model a table, sources, docs and tests, built with `dbt build`."""
-    import sys
-
     from journey_sql.dbt import command_line, write_project
 
     # --schema becomes a dbt custom schema (dbt's generate_schema_name); the target schema is the profile's
-    custom_schema = kwargs["schema"] if _explicit(ctx, "schema") or kwargs["schema"] else None
+    custom_schema = kwargs["schema"] or None
     settings = _settings(kwargs)
     written = write_project(
         settings,
@@ -406,7 +404,7 @@ def dbt(ctx: click.Context, out: str, dialect: str, dbt_profile: str, force: boo
         out,
         profile=dbt_profile,
         force=force,
-        command=command_line([a for a in sys.argv[2:] if a != "--force"]),
+        command=command_line(_given_options(ctx, leave_out=("force",))),
         custom_schema=custom_schema,
     )
     how = "continues incrementally" if written.incremental else "rebuilds every table"
@@ -429,6 +427,22 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     """Whether an option was given as a flag or environment variable (rather than by a file or default)."""
     source = ctx.get_parameter_source(name)
     return source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+
+
+def _given_options(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The options given as flags or environment variables, as the flags that give them again."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in leave_out or not _explicit(ctx, str(param.name)):
+            continue
+        flag = max(param.opts, key=len)
+        value = ctx.params[str(param.name)]
+        if param.is_flag:
+            args += [flag] if value else []
+        else:
+            for item in value if param.multiple else [value]:
+                args += [flag, f"{item:g}" if isinstance(item, float) else str(item)]
+    return args
 
 
 def _stderr(line: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-SEMANTICS = "https://github.com/journey-sql/journey-sql/blob/main/docs/semantics.md"
-
 LEFT_OUT_REASONS = ["no id", "redelivery", "no timestamp", "no identity"]
 
 # table -> (description, {column: (description, [tests])}); tests in dbt's YAML form

@@ -137,8 +137,7 @@ def _model(
     lines = [
         f"{{# journey-sql {__version__}: {_jinja_comment(step.summary)}. Written by `{_jinja_comment(command)}`;",
         "   regenerate with the same command and --force rather than edit. The settings are the vars in",
-        "   dbt_project.yml, checked by journey_sql_check_settings(). #}",
-        "{{ config(materialized='journey_sql') }}",
+        "   dbt_project.yml, checked by journey_sql_check_settings(); the materialization is set there too. #}",
         "{{ journey_sql_check_settings() }}",
     ]
     if name == STATE.name:
@@ -283,10 +282,12 @@ def _token_jinja(kind: str, name: str, sources: dict[tuple[str, str], str]) -> s
 
 
 def _escape(text: str) -> str:
-    """Text outside the tokens, safe from Jinja: a chunk holding a Jinja delimiter becomes a string literal."""
-    if not any(d in text for d in ("{{", "{%", "{#")):
-        return text
-    return "{{ " + json.dumps(text) + " }}"
+    """Text outside the tokens, safe from Jinja: each opening delimiter becomes a Jinja string printing it
+    (only openers start Jinja; a lone `}}` or `%}` is plain text)."""
+    return _OPENER.sub(lambda m: "{{ '" + m.group() + "' }}", text)
+
+
+_OPENER = re.compile(r"\{[{%#]")
 
 
 def _jinja_comment(text: str) -> str:
@@ -332,7 +333,8 @@ def _schema_yml(settings: Settings) -> dict[str, Any]:
             else:
                 event = settings.count_events[settings.count_columns.index(column)]
                 text, tests = docs.count_column(event)
-            entry: dict[str, Any] = {"name": column, "description": text}
+            # dbt renders descriptions as Jinja: an event name holding its delimiters stays text
+            entry: dict[str, Any] = {"name": column, "description": _escape(text)}
             if tests:
                 entry["data_tests"] = tests
             entries.append(entry)
