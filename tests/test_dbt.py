@@ -61,7 +61,8 @@ class DuckDBTarget:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "dbt.duckdb"
-        self.output: dict[str, Any] = {"type": "duckdb", "path": str(self.path), "schema": "analytics"}
+        # four threads: dbt runs independent models at once, so the project's DAG must order every step
+        self.output: dict[str, Any] = {"type": "duckdb", "path": str(self.path), "schema": "analytics", "threads": 4}
         self.env: dict[str, str] = {}
 
     @contextlib.contextmanager

@@ -62,6 +62,17 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     assert render.returncode == 0, render.stderr
     assert render.stdout.count("CREATE OR REPLACE TABLE") == 10  # the events table, every stage and the state
 
+    # the dbt project's static macro file travels in the wheel too
+    project = workdir / "dbt-project"
+    written = subprocess.run(
+        [str(env_dir / "bin" / "journey-sql"), "dbt", "--out", str(project)],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
+    assert written.returncode == 0, written.stderr
+    assert "{% materialization journey_sql, default %}" in (project / "macros" / "journey_sql.sql").read_text()
+
     # one version: the wheel's name and metadata, the installed package and --version all say __init__'s
     init = (ROOT / "journey_sql" / "__init__.py").read_text()
     (version,) = re.findall(r'^__version__ = "([^"]+)"$', init, flags=re.M)

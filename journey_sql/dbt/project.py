@@ -114,9 +114,13 @@ def render_files(
         "macros/journey_sql_settings.sql": _settings_macros(settings, dialect, command, incremental),
     }
     segments, makers = _segments(incremental) if incremental is not None else ({}, {})
+    scripts = {
+        name: SEPARATOR.join(_run(sql, name, sources, dialect) for sql in segment) for name, segment in segments.items()
+    }
+    after = _run_order(scripts, makers)
     for stage in PLAN_STAGES:
         files[f"models/journey_sql/{stage.name}.sql"] = _model(
-            stage.name, full, segments.get(stage.name), makers, sources, command
+            stage.name, full, scripts.get(stage.name), sorted(after.get(stage.name, ())), sources, command
         )
     files["README.md"] = _readme(settings, dialect, command, incremental is not None)
     return files
@@ -128,8 +132,8 @@ def render_files(
 def _model(
     name: str,
     full: Plan,
-    segment: list[str] | None,
-    makers: dict[str, str],
+    script: str | None,
+    after: list[str],
     sources: dict[tuple[str, str], str],
     command: str,
 ) -> str:
@@ -143,25 +147,32 @@ def _model(
     if name == STATE.name:
         # the last model of every run: after all the others, so its row says the tables are whole
         lines += [f"-- depends_on: {{{{ ref('{s.name}') }}}}" for s in STAGES]
-    build = _jinja_sql(full.dialect.generate(step.select), name, sources, refs="ref", dialect=full.dialect)
     # (jsql_events' materialization drops jsql_state and the marker; jsql_state's drops the work tables)
-    full_body = build
-    if segment is None:
+    full_body = _jinja_sql(full.dialect.generate(step.select), name, sources, refs="ref", dialect=full.dialect)
+    if script is None:
         lines.append(full_body)
         return "\n".join(lines) + "\n"
-    script = SEPARATOR.join(_run(sql, name, sources, full.dialect) for sql in segment)
-    # the work tables this model reads are written by models before it: say so to dbt's DAG
-    readers = sorted({makers[w] for w in re.findall(r"journey_sql_work\('(\w+)'\)", script)} - {name})
-    lines += [f"-- depends_on: {{{{ ref('{m}') }}}}" for m in readers]
+    lines += [f"-- depends_on: {{{{ ref('{m}') }}}}" for m in after]
     test = "journey_sql_continues_build()" if name == EVENTS.name else "journey_sql_continues_run()"
-    lines += [
-        f"{{% if {test} %}}",
-        script,
-        "{% else %}",
-        full_body,
-        "{% endif %}",
-    ]
+    lines += [f"{{% if {test} %}}", script, "{% else %}", full_body, "{% endif %}"]
     return "\n".join(lines) + "\n"
+
+
+def _run_order(scripts: dict[str, str], makers: dict[str, str]) -> dict[str, set[str]]:
+    """The models each model's incremental statements must run after, beyond the refs of its full SELECT
+    (dbt runs independent models in any order, several at once with threads > 1): the makers of the work
+    tables it reads, the models before it in the plan whose tables it reads, and for a table of a later
+    model it reads as it was, that model must wait for this one."""
+    order = [stage.name for stage in PLAN_STAGES]
+    after: dict[str, set[str]] = {name: set() for name in order}
+    for name, script in scripts.items():
+        after[name] |= {makers[w] for w in re.findall(r"journey_sql_work\('(\w+)'\)", script)} - {name}
+        for other in set(re.findall(r"journey_sql_relation\('(\w+)'\)", script)) - {name}:
+            if order.index(other) < order.index(name):
+                after[name].add(other)
+            else:
+                after[other].add(name)
+    return after
 
 
 def _segments(plan: Plan) -> tuple[dict[str, list[str]], dict[str, str]]:
