@@ -392,7 +392,11 @@ def demo(
 @click.pass_context
 @friendly_errors
 def dbt(ctx: click.Context, out: str, dialect: str, dbt_profile: str, force: bool, **kwargs: Any) -> None:
-    """Write the tables as a dbt project: one model a table, sources, docs and tests, built with `dbt build`."""
+    """Write the tables as a dbt project: one model a table, sources, docs and tests, built with `dbt build`.
+
+    The tables go to the dbt profile's target schema; --schema makes it a dbt custom schema
+    (docs/dbt.md).
+    """
     from journey_sql.dbt import command_line, write_project
 
     # --schema becomes a dbt custom schema (dbt's generate_schema_name); the target schema is the profile's
