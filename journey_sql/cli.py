@@ -19,7 +19,7 @@ def _env(name: str) -> str:
 
 
 def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every command that writes the five tables shares."""
+    """The options every command that writes the eight tables shares."""
     options = [
         click.option(
             "--source-schema", envvar=_env("source_schema"), help="Schema of the tracks table. [default: rudder]"
@@ -52,7 +52,7 @@ def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "source table. Repeatable.",
         ),
         click.option(
-            "--schema", envvar=_env("schema"), help="Schema the five tables are written to. [default: analytics]"
+            "--schema", envvar=_env("schema"), help="Schema the eight tables are written to. [default: analytics]"
         ),
         click.option(
             "--session-timeout",
@@ -109,18 +109,69 @@ def duckdb_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings(kwargs: dict[str, Any]) -> Settings:
-    return Settings.create(
-        source_schema=kwargs.pop("source_schema"),
-        source_table=kwargs.pop("source_table"),
-        source_path=kwargs.pop("source_path"),
-        layout=kwargs.pop("layout"),
-        columns=kwargs.pop("columns"),
-        schema=kwargs.pop("schema"),
-        session_timeout=kwargs.pop("session_timeout"),
-        depth=kwargs.pop("depth"),
-        count_events=kwargs.pop("count_events", None),
-        lookback=kwargs.pop("lookback", None),
-    )
+    from journey_sql.errors import ConfigError
+
+    try:
+        return Settings.create(
+            source_schema=kwargs.pop("source_schema"),
+            source_table=kwargs.pop("source_table"),
+            source_path=kwargs.pop("source_path"),
+            layout=kwargs.pop("layout"),
+            columns=kwargs.pop("columns"),
+            schema=kwargs.pop("schema"),
+            session_timeout=kwargs.pop("session_timeout"),
+            depth=kwargs.pop("depth"),
+            count_events=kwargs.pop("count_events", None),
+            lookback=kwargs.pop("lookback", None),
+        )
+    except ConfigError as err:
+        raise ConfigError(blame_origin(str(err))) from None
+
+
+# the flag a Settings error names, for each option whose value may come from elsewhere
+_FLAGS = {
+    "source_schema": "--source-schema",
+    "source_table": "--source-table",
+    "source_path": "--source-path",
+    "layout": "--layout",
+    "columns": "--column",
+    "schema": "--schema",
+    "session_timeout": "--session-timeout",
+    "depth": "--depth",
+    "count_events": "--count-event",
+    "lookback": "--lookback",
+}
+ORIGINS = "journey_sql.origins"  # ctx.meta: option -> where apply took it from instead (a target's table)
+
+
+def origin(ctx: click.Context, name: str) -> str | None:
+    """Where an option's value came from when it was not the command line: an environment variable, or a key of
+    journey-sql.toml (at the top or in a target). None for a flag or a built-in default."""
+    if name in ctx.meta.get(ORIGINS, {}):
+        return str(ctx.meta[ORIGINS][name])
+    source = ctx.get_parameter_source(name)
+    if source == click.core.ParameterSource.ENVIRONMENT:
+        param = next((p for p in ctx.command.params if p.name == name), None)
+        envvar = getattr(param, "envvar", None) or _env(name)
+        return f"the environment variable {envvar if isinstance(envvar, str) else envvar[0]}"
+    if source == click.core.ParameterSource.DEFAULT_MAP:
+        from journey_sql.config import config_path
+
+        return f"{name} in {config_path()}"
+    return None
+
+
+def blame_origin(message: str) -> str:
+    """A Settings error names the flag (`--session-timeout must be ...`); where the value came from the
+    environment or journey-sql.toml, name that instead, so the user fixes the right place."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return message
+    for name, flag in _FLAGS.items():
+        if message.startswith(flag + " ") or message.startswith(flag + "="):
+            where = origin(ctx, name)
+            return message if where is None else where + message[len(flag) :]
+    return message
 
 
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -160,6 +211,12 @@ class JourneyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.BadParameter as err:
+            # a value from the environment or journey-sql.toml: name that, not the flag nobody typed
+            where = origin(err.ctx, err.param.name) if err.ctx is not None and err.param and err.param.name else None
+            if where is not None:
+                err.param_hint = where
+            raise
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except JourneyError as err:
@@ -228,7 +285,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.option("--dialect", envvar=_env("dialect"), default="duckdb", show_default=True, help="Target SQL dialect.")
-@click.option("--stage", "stages", multiple=True, help="Print only this stage (repeatable). [default: all five]")
+@click.option("--stage", "stages", multiple=True, help="Print only this stage (repeatable). [default: all]")
 @click.option(
     "--incremental",
     is_flag=True,
@@ -244,7 +301,7 @@ def render(dialect: str, stages: tuple[str, ...], incremental: bool, **kwargs: A
 
     settings = _settings(kwargs)
     names = [get_stage(s).name for s in stages] or None
-    click.echo(render_script(settings, dialect, names, incremental=incremental), nl=False)
+    _echo(render_script(settings, dialect, names, incremental=incremental), nl=False)
 
 
 @cli.command()
@@ -264,6 +321,11 @@ def render(dialect: str, stages: tuple[str, ...], incremental: bool, **kwargs: A
     is_flag=True,
     help="Rebuild every table from the whole source, even where the last build could be continued incrementally.",
 )
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Print every step's line, also when an incremental build finds nothing new (one line by default).",
+)
 @pipeline_options
 @duckdb_options
 @click.pass_context
@@ -276,11 +338,12 @@ def apply(
     explain: bool,
     dry_run: bool,
     full_refresh: bool,
+    verbose: bool,
     threads: int | None,
     memory_limit: str | None,
     **kwargs: Any,
 ) -> None:
-    """Build the five tables on a connection, in order; stage timings go to stderr."""
+    """Build the eight tables on a connection, in order; stage timings go to stderr."""
     from journey_sql.config import load_config, option_value
     from journey_sql.engines import connect
     from journey_sql.executor import closing_engine, dry_run_pipeline, run_pipeline
@@ -291,10 +354,18 @@ def apply(
     for key, value in chosen.defaults.items():
         if key in kwargs and not _explicit(ctx, key):
             kwargs[key] = option_value(key, value)
+            ctx.meta.setdefault(ORIGINS, {})[key] = f"{key} in {chosen.origin}"
     settings = _settings(kwargs)
     # reading event files, the DuckDB file only receives the tables: it may be new
     reads_files = any(t.path is not None for t in settings.sources.tables)
+    if reads_files:
+        from journey_sql.sources import check_local_files
+
+        for table in settings.sources.tables:
+            check_local_files(table.path or "")
     engine = connect(chosen.url, secrets=chosen.secrets, threads=threads, memory_limit=memory_limit, create=reads_files)
+    progress = _Progress(verbose)
+    uncounted: list[Any] = []
     with closing_engine(engine):
         if dry_run:
             mode, estimates = dry_run_pipeline(engine, settings, full_refresh)
@@ -302,28 +373,83 @@ def apply(
             report = run_pipeline(
                 engine,
                 settings,
-                echo=_stderr,
-                explain=(lambda text: click.echo(scrub(text))) if explain else None,
+                echo=progress,
+                explain=(lambda text: _echo(scrub(text))) if explain else None,
                 full_refresh=full_refresh,
             )
+            uncounted = _uncounted_events(engine, settings)
     if dry_run:
-        click.echo(f"{mode} build")
+        _echo(f"{mode} build")
         for stage, scanned in estimates:
-            click.echo(
+            _echo(
                 f"{stage:<22} "
                 f"{'unknown until its inputs exist (built earlier in the run)' if scanned is None else f'{scanned:,} bytes'}"
             )
-        click.echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
+        _echo(f"{'total':<22} {sum(b or 0 for _, b in estimates):,} bytes (known stages)")
         return
-    for line in summary_lines(report, settings.schema):
+    for line in summary_lines(report, settings.schema, nothing_changed=progress.nothing_changed):
+        _stderr(line)
+    if uncounted:
+        from journey_sql.analysis import describe_missing
+
+        _stderr(
+            f"warning: --count-event counted zero: {describe_missing(uncounted, settings)} The tables were built; "
+            "a count of zero is right if the event has not happened yet."
+        )
+
+
+class _Progress:
+    """apply's progress lines on stderr as they come, except an incremental build's while it has changed nothing
+    yet: those wait, and are dropped if the whole build changes nothing (one summary line says so). --verbose
+    prints every line as it comes."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.held: list[str] | None = None  # lines waiting for the incremental build to change something
+
+    def __call__(self, line: str) -> None:
+        if not self.verbose and getattr(line, "mode", None) == "incremental":
+            self.held = [line]
+            return
+        if self.held is not None:
+            kind, rows = getattr(line, "kind", None), getattr(line, "rows", None)
+            if kind is not None and (kind == "state" or not rows):  # (the state is written every run)
+                self.held.append(line)
+                return
+            for waiting in self.held:
+                _stderr(waiting)
+            self.held = None
         _stderr(line)
 
+    @property
+    def nothing_changed(self) -> bool:
+        return self.held is not None
 
-def summary_lines(report: Any, schema: str) -> list[str]:
-    """What apply says after a run: counts, events left out by reason, and a warning when nothing was placed."""
+
+def _uncounted_events(engine: Any, settings: Settings) -> list[Any]:
+    """The --count-event names that occur nowhere (to warn about); a failed check is reported, the build stands."""
+    from journey_sql.analysis import uncounted_events
+
+    try:
+        return uncounted_events(engine, settings)
+    except JourneyError as err:
+        _stderr(f"warning: the tables were built, but checking the --count-event names failed: {err}")
+        return []
+
+
+def summary_lines(report: Any, schema: str, nothing_changed: bool = False) -> list[str]:
+    """What apply says after a run: counts, events left out by reason, and a warning when nothing was placed.
+
+    An incremental build that changed nothing says so in one line (and what it checked)."""
     src = report.source
     lines = []
-    if report.mode == "incremental":
+    if report.mode == "incremental" and nothing_changed:
+        lines.append(
+            f"incremental build: nothing new, no table changed: {_count(report.window_rows or 0, 'source row')} "
+            f"checked ({report.reason}), all built before; {_count(report.events, 'event')} in {schema}. "
+            "--verbose shows each step."
+        )
+    elif report.mode == "incremental":
         lines.append(
             f"incremental build: read {report.window_rows:,} source rows received in the lookback window, "
             f"{report.new_rows:,} of them new; rebuilt {report.visitors_rebuilt:,} visitors."
@@ -333,22 +459,32 @@ def summary_lines(report: Any, schema: str) -> list[str]:
             f"warning: {report.missed_rows:,} source rows were never processed: they arrived later than the "
             "lookback allows. Run `journey-sql apply --full-refresh` to include them, and raise --lookback."
         )
+    if nothing_changed and report.mode == "incremental":
+        return lines
     lines += [
         (
-            f"read {src.rows:,} source rows: {src.duplicate_deliveries:,} duplicate deliveries dropped, "
-            f"{report.events_left_out:,} events left out ({src.rows_without_id:,} rows without an id, "
+            f"read {_count(src.rows, 'source row')}: {_count(src.duplicate_deliveries, 'duplicate delivery')} "
+            f"dropped, {_count(report.events_left_out, 'event')} left out "
+            f"({_count(src.rows_without_id, 'row')} without an id, "
             f"{src.events_without_timestamp:,} without a usable timestamp (NULL or infinite), "
             f"{src.events_without_identity:,} with neither user_id nor anonymous_id), "
-            f"{report.events:,} events placed in {schema}."
+            f"{_count(report.events, 'event')} placed in {schema}."
         )
     ]
     if report.events == 0:
         lines.append(
-            "warning: no events were placed, so the five tables are empty. "
+            "warning: no events were placed, so the tables are empty. "
             "Check that --source-schema/--source-table name your RudderStack tracks table and that it has rows "
             "with an id, a timestamp and a user_id or anonymous_id."
         )
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 event', '2 events', '1 duplicate delivery', '3 duplicate deliveries'."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n:,} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
 
 
 @cli.command()
@@ -362,7 +498,7 @@ def summary_lines(report: Any, schema: str) -> list[str]:
     help="DuckDB file to create, or one an earlier demo made. A file holding other tables is refused.",
 )
 @click.option(
-    "--force", is_flag=True, help="Replace the source table and the five tables even in a file the demo did not make."
+    "--force", is_flag=True, help="Replace the source table and the eight tables even in a file the demo did not make."
 )
 @pipeline_options
 @duckdb_options
@@ -424,7 +560,7 @@ def dialects() -> None:
     from journey_sql.dialects import DIALECTS
 
     for name in DIALECTS:
-        click.echo(name)
+        _echo(name)
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -450,7 +586,20 @@ def _given_options(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> list[
 
 
 def _stderr(line: str) -> None:
-    click.echo(line, err=True)
+    _echo(line, err=True)
+
+
+def _echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """click.echo, except that a reader who has gone away (a closed pipe) is no error: the run goes on and what
+    it writes to that stream from then on is dropped, so a build never depends on anyone reading its progress."""
+    import sys
+
+    try:
+        click.echo(text, err=err, nl=nl)
+    except BrokenPipeError:
+        from journey_sql.cli_format import drop_closed_stream
+
+        drop_closed_stream(sys.stderr if err else sys.stdout)
 
 
 def _add_answer_commands() -> None:
@@ -464,7 +613,16 @@ _add_answer_commands()
 
 
 def main() -> None:
-    cli(prog_name="journey-sql")
+    import sys
+
+    try:
+        cli(prog_name="journey-sql")
+    except BrokenPipeError:  # click could not print its own error: the stream had no reader left
+        from journey_sql.cli_format import drop_closed_stream
+
+        drop_closed_stream(sys.stdout)
+        drop_closed_stream(sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from journey_sql.cli import _env, _explicit, _stderr, duckdb_options, friendly_errors
+from journey_sql.cli import _echo, _env, _explicit, _stderr, duckdb_options, friendly_errors
 from journey_sql.connection import DEFAULT_CONNECTION
 from journey_sql.settings import Settings
 
@@ -70,6 +70,29 @@ def _dialect_for(ctx: click.Context, kw: dict[str, Any]) -> str:
     return engine_class(parse_connection(chosen.url).scheme).dialect_name
 
 
+def allow_missing_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--allow-missing-events",
+        is_flag=True,
+        help="Count an event name that occurs in no row as zero, with a warning, instead of failing.",
+    )(func)
+
+
+def _check_events(engine: Any, settings: Settings, names: list[str], allow_missing: bool) -> None:
+    """A named event that occurs in no row would count zero without a word: fail, or with
+    --allow-missing-events warn, naming the closest events that do occur."""
+    from journey_sql.analysis import describe_missing, missing_events
+    from journey_sql.errors import ConfigError
+
+    missing = missing_events(engine, settings, names)
+    if not missing:
+        return
+    text = describe_missing(missing, settings)
+    if not allow_missing:
+        raise ConfigError(f"{text} Fix the name, or add --allow-missing-events to count it as zero.")
+    _stderr(f"warning: {text} Counted as zero (--allow-missing-events).")
+
+
 def _with_engine(ctx: click.Context, kw: dict[str, Any], action: Callable[[Any, Settings], Any]) -> Any:
     from journey_sql.engines import connect
 
@@ -85,12 +108,21 @@ def _with_engine(ctx: click.Context, kw: dict[str, Any], action: Callable[[Any, 
 @click.option("--steps", type=int, default=5, show_default=True, help="Events per path (1..50).")
 @click.option("--top", type=int, default=10, show_default=True, help="How many paths to show.")
 @click.option("--start-event", help="Start each path at the first occurrence of this event in the session.")
+@allow_missing_option
 @format_option
 @sql_options
 @connection_options
 @click.pass_context
 @friendly_errors
-def paths(ctx: click.Context, steps: int, top: int, start_event: str | None, fmt: str, **kw: Any) -> None:
+def paths(
+    ctx: click.Context,
+    steps: int,
+    top: int,
+    start_event: str | None,
+    allow_missing_events: bool,
+    fmt: str,
+    **kw: Any,
+) -> None:
     """The most common paths through sessions, each session counted once.
 
     A session shorter than --steps ends its path with (end). Equal counts are
@@ -101,10 +133,17 @@ def paths(ctx: click.Context, steps: int, top: int, start_event: str | None, fmt
 
     if kw["print_sql"]:
         settings, _ = _settings_and_url(ctx, kw)
-        click.echo(paths_sql(settings, _dialect_for(ctx, kw), steps, top, start_event) + ";")
+        _echo(paths_sql(settings, _dialect_for(ctx, kw), steps, top, start_event) + ";")
         return
-    result = _with_engine(ctx, kw, lambda engine, settings: top_paths(engine, settings, steps, top, start_event))
-    click.echo(format_paths(result, fmt))
+
+    def run(engine: Any, settings: Settings) -> Any:
+        result = top_paths(engine, settings, steps, top, start_event)  # checks the options first
+        if start_event:
+            _check_events(engine, settings, [start_event], allow_missing_events)
+        return result
+
+    result = _with_engine(ctx, kw, run)
+    _echo(format_paths(result, fmt))
 
 
 @click.command()
@@ -116,12 +155,15 @@ def paths(ctx: click.Context, steps: int, top: int, start_event: str | None, fmt
     show_default=True,
     help="Count sessions, or visitors across their whole history.",
 )
+@allow_missing_option
 @format_option
 @sql_options
 @connection_options
 @click.pass_context
 @friendly_errors
-def funnel(ctx: click.Context, steps: tuple[str, ...], by: str, fmt: str, **kw: Any) -> None:
+def funnel(
+    ctx: click.Context, steps: tuple[str, ...], by: str, allow_missing_events: bool, fmt: str, **kw: Any
+) -> None:
     """How many sessions (or visitors) did STEPS in order, not necessarily consecutively.
 
     Example: journey-sql funnel 'Product Viewed' 'Product Added' 'Order Completed'
@@ -132,10 +174,16 @@ def funnel(ctx: click.Context, steps: tuple[str, ...], by: str, fmt: str, **kw: 
 
     if kw["print_sql"]:
         settings, _ = _settings_and_url(ctx, kw)
-        click.echo(funnel_sql(settings, _dialect_for(ctx, kw), steps, by) + ";")
+        _echo(funnel_sql(settings, _dialect_for(ctx, kw), steps, by) + ";")
         return
-    result = _with_engine(ctx, kw, lambda engine, settings: run_funnel(engine, settings, steps, by))
-    click.echo(format_funnel(result, fmt))
+
+    def run(engine: Any, settings: Settings) -> Any:
+        result = run_funnel(engine, settings, steps, by)  # checks the options first
+        _check_events(engine, settings, list(steps), allow_missing_events)
+        return result
+
+    result = _with_engine(ctx, kw, run)
+    _echo(format_funnel(result, fmt))
 
 
 @click.command()
@@ -150,14 +198,22 @@ def funnel(ctx: click.Context, steps: tuple[str, ...], by: str, fmt: str, **kw: 
 @click.option(
     "--by", type=click.Choice(["session", "visitor"]), default="session", show_default=True, help="Funnel unit."
 )
+@allow_missing_option
 @connection_options
 @click.pass_context
 @friendly_errors
-def report(ctx: click.Context, output: str, funnel_steps: tuple[str, ...], by: str, **kw: Any) -> None:
+def report(
+    ctx: click.Context, output: str, funnel_steps: tuple[str, ...], by: str, allow_missing_events: bool, **kw: Any
+) -> None:
     """Write one self-contained HTML report (opens offline): numbers, paths, funnel, sessions, durations."""
     from journey_sql.report import build_report, write_report
 
-    data = _with_engine(ctx, kw, lambda engine, settings: build_report(engine, settings, list(funnel_steps), by))
+    def run(engine: Any, settings: Settings) -> Any:
+        if funnel_steps:
+            _check_events(engine, settings, list(funnel_steps), allow_missing_events)
+        return build_report(engine, settings, list(funnel_steps), by)
+
+    data = _with_engine(ctx, kw, run)
     size = write_report(data, output)
     _stderr(f"wrote {output} ({size:,} bytes); open it in a browser, no network needed")
 

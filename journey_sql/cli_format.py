@@ -5,11 +5,25 @@ Presentation only: nothing here queries a database or changes a file.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import os
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from journey_sql.executor import RunReport
     from journey_sql.settings import Settings
+
+
+def drop_closed_stream(stream: IO[str]) -> None:
+    """After a write to `stream` found its reader gone (EPIPE: `journey-sql apply 2>&1 | head -1`), send what is
+    written to it from now on, and what its buffer still holds, nowhere: no reader is no reason to stop a run."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a file (a test's buffer), or already closed
+        pass
 
 
 def print_demo_summary(summary: dict[str, Any], report: RunReport, database: str, settings: Settings) -> None:
@@ -19,7 +33,12 @@ def print_demo_summary(summary: dict[str, Any], report: RunReport, database: str
 
     from journey_sql.formats import format_paths
 
-    console = Console()
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich exits 1 here; the demo has built its tables: just stop printing
+            self.quiet = True
+            drop_closed_stream(self.file)
+
+    console = _Console()
     overview = Table(title=f"journey-sql demo: {database}", show_header=False)
     overview.add_column(style="bold")
     overview.add_column(justify="right")

@@ -20,6 +20,7 @@ this file, which beats built-in defaults.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,14 +51,33 @@ KNOWN_KEYS = frozenset(
 )
 
 
+def config_path(directory: Path | None = None) -> Path:
+    return (directory or Path.cwd()) / CONFIG_FILE
+
+
 def load_config(directory: Path | None = None) -> dict[str, Any]:
-    path = (directory or Path.cwd()) / CONFIG_FILE
-    if not path.is_file():
+    path = config_path(directory)
+    if not path.exists():
+        if path.is_symlink():  # a link to nothing: the settings it was meant to bring would be missed silently
+            raise ConfigError(
+                f"{path} is a symbolic link to {os.readlink(path)}, which does not exist. "
+                f"Point the link at your settings file, or remove it to run without one."
+            )
         return {}
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise ConfigError(
+            f"{path} is {what}, so no settings could be read from it. Make {CONFIG_FILE} a TOML file "
+            "(e.g. session_timeout = 45), or rename it to run without one."
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    except OSError as err:
+        raise ConfigError(
+            f"Cannot read {path}: {err.strerror or err}. Make it readable (e.g. chmod u+r {path}) or move it away."
+        ) from None
     for key in data:
         if key not in KNOWN_KEYS:
             raise ConfigError(

@@ -1,4 +1,4 @@
-"""Run the five stages against a connection, in order, leaving either the new tables or the old ones."""
+"""Run the stages against a connection, in order, leaving either the new tables or the old ones."""
 
 from __future__ import annotations
 
@@ -68,6 +68,20 @@ class RunReport:
 
 
 Echo = Callable[[str], None]
+
+
+class ProgressLine(str):
+    """A line of a run's progress, as Echo receives it, that also says what it reports, for a caller that
+    shows less than every line: the build's mode, or a step's kind and the rows it wrote."""
+
+    mode: str | None
+    kind: str | None
+    rows: int | None
+
+    def __new__(cls, text: str, mode: str | None = None, kind: str | None = None, rows: int | None = None):  # noqa: ANN204
+        line = super().__new__(cls, text)
+        line.mode, line.kind, line.rows = mode, kind, rows
+        return line
 
 
 def check_source(engine: Engine, settings: Settings) -> dict[str, str]:
@@ -175,7 +189,8 @@ def render_command(settings: Settings, dialect: str, stage: str, incremental: bo
     ):
         value = getattr(settings, name)
         if value != getattr(default, name):
-            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            words += [flag, f"{text}s" if name == "lookback_seconds" else text]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -202,9 +217,14 @@ def run_pipeline(
     settings: Settings,
     echo: Echo = lambda _: None,
     explain: Echo | None = None,
-    full_refresh: bool = False,
+    full_refresh: bool | str = False,
+    begun: bool = False,
 ) -> RunReport:
     """Build every table, incrementally where the last build allows (incremental.decide).
+
+    `full_refresh` may be the reason a caller rebuilds everything (demo: "the demo generated new sample data").
+    `begun`: the caller has begun a transaction (engines with transactional DDL only) and commits it itself, so
+    what it wrote before the run commits with the tables or not at all (demo: the generated source).
 
     On failure the previous tables are left exactly as they were; on engines
     without transactional DDL a run stopped while tables were being replaced
@@ -219,10 +239,12 @@ def run_pipeline(
     _step(engine, "Checking the source table", check_source, engine, settings)
     real = _step(engine, "Looking up the source's real names", real_source, engine, settings)
     report = RunReport()
+    if begun and not engine.transactional_ddl:
+        raise ValueError(f"run_pipeline(begun=True) needs transactional DDL, which {engine.describe()} lacks")
     if engine.transactional_ddl:
         # deciding inside the transaction, after the schema lock: a second run is told to wait at once
         prepare = lambda: _prepare(engine, settings, real, full_refresh, report, echo)  # noqa: E731
-        _run_in_transaction(engine, settings, prepare, report, echo, explain)
+        _run_in_transaction(engine, settings, prepare, report, echo, explain, begun)
     else:
         prepared = _prepare(engine, settings, real, full_refresh, report, echo)
         _step(engine, f"Creating schema {settings.schema}", engine.create_schema, settings.schema)
@@ -242,12 +264,17 @@ class _Prepared:
 
 
 def _prepare(
-    engine: Engine, settings: Settings, real: exp.Expression | None, full_refresh: bool, report: RunReport, echo: Echo
+    engine: Engine,
+    settings: Settings,
+    real: exp.Expression | None,
+    full_refresh: bool | str,
+    report: RunReport,
+    echo: Echo,
 ) -> _Prepared:
     """Decide full or incremental (reading the last build's state) and compile the plan for it."""
     decision = _step(engine, "Reading the last build's state", decide, engine, settings, full_refresh)
     report.mode, report.reason = ("incremental" if decision.incremental else "full"), decision.reason
-    echo(f"{report.mode} build: {decision.reason}")
+    echo(ProgressLine(f"{report.mode} build: {decision.reason}", mode=report.mode))
     if not decision.incremental:
         return _Prepared(compile_plan(settings, engine.dialect, real), decision)
     plan = compile_incremental_plan(settings, engine.dialect, real, in_place=engine.row_level_dml)
@@ -310,7 +337,8 @@ def _build_stages(engine: Engine, plan: Plan, report: RunReport, echo: Echo, exp
         result = StageResult(step.name, rows, time.perf_counter() - started)
         report.stages.append(result)
         what = {"work": "rows to work on", "update": "rows rebuilt", "build": "rows (rebuilt table)"}
-        echo(f"{step.name:<22} {rows:>12,} {what.get(step.kind, 'rows')} {result.seconds:8.2f} s")
+        line = f"{step.name:<22} {rows:>12,} {what.get(step.kind, 'rows')} {result.seconds:8.2f} s"
+        echo(ProgressLine(line, kind=step.kind, rows=rows))
 
 
 def _rows_written(engine: Engine, step: Step) -> int:
@@ -365,8 +393,10 @@ def _run_in_transaction(
     report: RunReport,
     echo: Echo,
     explain: Echo | None,
+    begun: bool = False,
 ) -> None:
-    engine.begin()
+    if not begun:
+        engine.begin()
     try:
         # Inside the transaction: a second run into the same schema is told so
         # at once, and the schema, like the tables, exists only if all went well.
@@ -384,7 +414,8 @@ def _run_in_transaction(
                 _step(engine, f"Dropping the work table {step.relation.name}", engine.drop_table, step.relation)
         if prepared.decision.incremental:
             _finish_incremental(engine, prepared, report)
-        engine.commit()
+        if not begun:
+            engine.commit()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
             engine.rollback()

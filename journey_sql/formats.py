@@ -46,7 +46,7 @@ def format_paths(result: PathsResult, fmt: str) -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        width = result.steps + 1  # room for the end marker
+        width = result.steps  # a path that ends early has room for its end marker
         writer.writerow(["rank", *(f"step_{k}" for k in range(1, width + 1)), "sessions", "share"])
         for r in records:
             cells = r["path"] + [""] * (width - len(r["path"]))

@@ -100,10 +100,12 @@ class Decision:
     source_rows: int | None = None  # counted before the run where counting is cheap
 
 
-def decide(engine: Engine, settings: Settings, full_refresh: bool) -> Decision:
-    """Read the last build's state and compare it with this run's settings."""
+def decide(engine: Engine, settings: Settings, full_refresh: bool | str) -> Decision:
+    """Read the last build's state and compare it with this run's settings (`full_refresh`: True, or why)."""
     if full_refresh:
-        return Decision(False, "full refresh requested (--full-refresh)")
+        return Decision(
+            False, full_refresh if isinstance(full_refresh, str) else "full refresh requested (--full-refresh)"
+        )
     schema = settings.schema
     if schema.lower() not in {s.lower() for s in engine.schemas()}:
         return Decision(False, f"first build in {schema}")

@@ -7,6 +7,7 @@ machine and thread count, and ten million events take seconds, not minutes.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from journey_sql.errors import ConfigError
@@ -221,8 +222,13 @@ def generate(con: Any, events: int, seed: int, schema: str = "rudder", table: st
     # table from both threads without buffering ten million rows to keep order.
     (previous,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")
+    restore = f"SET preserve_insertion_order = {'true' if previous else 'false'}"
     try:
         con.execute(generate_sql(events, seed, f"{schema}.{table}"))
         con.execute(f"COMMENT ON TABLE {schema}.{table} IS '{DEMO_MARKER}'")
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
+    except BaseException:
+        # inside a transaction an interrupted statement aborts it, and the SET fails too: the first error counts
+        with contextlib.suppress(Exception):
+            con.execute(restore)
+        raise
+    con.execute(restore)

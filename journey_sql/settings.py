@@ -138,13 +138,19 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_lookback(value: str | float | None) -> int:
-    """--lookback as whole seconds: '24h', '90m', '2d', '3600s' or a number of seconds."""
+    """--lookback as whole seconds: '24h', '90m', '2d', '3600s' (text needs its unit), or a number of seconds."""
     if value is None:
         return DEFAULT_LOOKBACK_SECONDS
     text = str(value).strip().lower()
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text)
     if isinstance(value, bool) or not match:
         raise ConfigError(f"--lookback must be a duration such as 24h, 90m, 2d or 3600s, got {value!r}.")
+    if isinstance(value, str) and not match.group(2):
+        number = match.group(1)
+        raise ConfigError(
+            f"--lookback {value!r} has no unit: write {number}s, {number}m, {number}h or {number}d "
+            "(seconds, minutes, hours, days)."
+        )
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
     if seconds != int(seconds):
         raise ConfigError(f"--lookback must be a whole number of seconds, got {value!r} ({seconds:g} s).")

@@ -19,6 +19,7 @@ window functions, no functions that read tables or files.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from dataclasses import dataclass
@@ -257,6 +258,8 @@ def file_format(path: str) -> str | None:
 
 def resolve_path(path: str) -> str:
     """A glob DuckDB can read: a local folder becomes `folder/**/*.<format of its files>`."""
+    if "://" not in path and file_format(path) is None and not _is_glob(path):
+        check_local_files(path)  # a folder that does not exist: say that, not that its format is unknown
     if "://" not in path and os.path.isdir(os.path.expanduser(path)):
         folder = Path(os.path.expanduser(path))
         for file in sorted(folder.rglob("*")):
@@ -270,6 +273,29 @@ def resolve_path(path: str) -> str:
             "*.json, *.jsonl, *.json.gz or *.csv, e.g. 'events/*.parquet' or 'events/**/*.parquet'."
         )
     return path
+
+
+def _is_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def check_local_files(path: str) -> None:
+    """A local --source-path must exist, and a glob match a file: checked before a database is opened, so a
+    typo leaves no new, empty DuckDB file behind (paths with a scheme, s3:// and the like, are DuckDB's to read)."""
+    if "://" in path:
+        return
+    local = os.path.expanduser(path)
+    where = "" if os.path.isabs(local) else f" (relative to {os.getcwd()})"
+    if not _is_glob(local) and not os.path.exists(local):
+        raise ConfigError(
+            f"--source-path {path!r} does not exist{where}. Give the folder or files holding the events, "
+            "e.g. --source-path events or --source-path 'events/*.parquet'."
+        )
+    if _is_glob(local) and not glob.glob(local, recursive=True):
+        raise ConfigError(
+            f"--source-path {path!r} matches no file{where}. Check the folder and the file extension, "
+            "e.g. 'events/*.parquet' or 'events/**/*.jsonl'."
+        )
 
 
 def _typed(column: str, expression: str) -> str:

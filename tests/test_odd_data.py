@@ -109,7 +109,7 @@ def test_apply_warns_when_no_event_is_placed_and_breaks_down_what_it_left_out(tm
     result = CliRunner().invoke(cli, ["apply", "--connection", f"duckdb:///{path}"], catch_exceptions=False)
     assert result.exit_code == 0, result.output  # a warning, not a failure
     assert (
-        "read 5 source rows: 1 duplicate deliveries dropped, 4 events left out (1 rows without an id, "
+        "read 5 source rows: 1 duplicate delivery dropped, 4 events left out (1 row without an id, "
         "2 without a usable timestamp (NULL or infinite), 1 with neither user_id nor anonymous_id), "
         "0 events placed in analytics."
     ) in result.output

@@ -209,7 +209,7 @@ def test_right_password_runs_and_prints_no_secret(pg: dict[str, Any], tmp_path: 
         {"JOURNEY_SQL_PASSWORD": SECRET},
     )
     assert code == 0, out
-    assert "1 events placed in secrets_ok" in out and SECRET not in out and "Traceback" not in out
+    assert "1 event placed in secrets_ok" in out and SECRET not in out and "Traceback" not in out
 
 
 PROFILE = """
@@ -239,7 +239,7 @@ def test_dbt_profile_password_and_its_pass_alias(pg: dict[str, Any], tmp_path: P
     # dbt's `pass:` is honoured: the right one connects
     profile.write_text(PROFILE.format(host=c.host, port=c.port, key="pass", password=SECRET, database=pg["database"]))
     code, out = run_cli(["apply", "--profile", "journeys"], tmp_path, env)
-    assert code == 0 and "events placed in from_profile" in out and SECRET not in out, out
+    assert code == 0 and "placed in from_profile" in out and SECRET not in out, out
 
 
 def test_journey_sql_toml_targets_never_echo_a_secret(tmp_path: Path) -> None:

@@ -188,7 +188,8 @@ def test_scalar_expressions_are_accepted(text: str) -> None:
         ({"columns": ["event"]}, "COLUMN=EXPRESSION"),
         ({"source_table": ["tracks", "TRACKS"]}, "twice"),
         ({"source_table": ["tracks", "pages"], "source_path": "x.parquet"}, "not both"),
-        ({"source_path": "events/data"}, "cannot tell the file format"),
+        ({"source_path": "events/data"}, "does not exist"),
+        ({"source_path": "events/data*"}, "cannot tell the file format"),
     ],
 )
 def test_bad_source_settings(kwargs: dict, message: str) -> None:
