@@ -2,7 +2,7 @@
 
     python benchmarks/incremental.py --events 10000000 --postgres-events 1000000
 
-For each size: the sample tracks are generated once (journey_sql.sample_data) and
+For each size: the sample tracks are generated once (journey_sql.demo.data) and
 split by received_at into a history and a newest batch (the last 1% of rows, about
 7 hours of the 30-day sample), to which a few hundred hard cases are added: late
 events with old timestamps, stragglers (rows received before the history's newest
@@ -165,7 +165,7 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def duckdb_size(events: int, work: Path, cold_too: bool = False, runs: int = 3) -> dict[str, Any]:
     import duckdb
 
-    from journey_sql.sample_data import generate
+    from journey_sql.demo.data import generate
 
     base = work / f"inc-{events}.duckdb"
     for p in work.glob(f"inc-{events}*"):
@@ -234,8 +234,8 @@ def postgres_size(events: int, work: Path, runs: int = 3) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests"))
     from engines.pg import shared_cluster
 
-    from journey_sql.engines import connect
-    from journey_sql.sample_data import generate
+    from journey_sql.demo.data import generate
+    from journey_sql.engines.connection import connect
 
     cluster = shared_cluster()
     os.environ["PGPASSWORD"] = cluster.password
@@ -295,8 +295,8 @@ def postgres_size(events: int, work: Path, runs: int = 3) -> dict[str, Any]:
 def _events_step_workers(engine: Any) -> int:
     """Parallel workers PostgreSQL plans for the events step's scan of the source. Its seq_scan counter
     counts a parallel scan once per process taking part: the leader and each worker."""
-    from journey_sql.plan import compile_plan
-    from journey_sql.settings import Settings
+    from journey_sql.compile.plan import compile_plan
+    from journey_sql.settings.options import Settings
 
     plan = compile_plan(Settings.create(), engine.dialect)
     lines = [str(r[0]) for r in engine.query("EXPLAIN " + engine.dialect.generate(plan.step("jsql_events").select))]

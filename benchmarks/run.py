@@ -2,7 +2,7 @@
 
     python benchmarks/run.py --events 100000 --events 1000000 --events 10000000
 
-For each size the sample tracks are generated once (journey_sql.sample_data, one
+For each size the sample tracks are generated once (journey_sql.demo.data, one
 DuckDB statement), then every run of every variant starts from a fresh copy of
 that database file and runs in a fresh child process of this script:
 
@@ -194,8 +194,8 @@ def run_variant(variant: str, database: str, threads: int, memory_limit: str) ->
     """Run one variant on `database` and return its measurements."""
     import duckdb  # noqa: F401  imported before timing, like an already-running process
 
-    from journey_sql.cli import cli
-    from journey_sql.engines import connect
+    from journey_sql.cli.app import cli
+    from journey_sql.engines.connection import connect
 
     result: dict[str, Any] = {"variant": variant, "rss_before_bytes": _peak_rss_bytes()}
     url = f"duckdb:///{database}"
@@ -274,8 +274,8 @@ def generate_base(
     path: Path, events: int, seed: int, threads: int, memory_limit: str
 ) -> tuple[float, int, dict[str, int]]:
     """Sample tracks in a fresh file; returns generation seconds, source rows and independently counted expectations."""
-    from journey_sql.engines import connect
-    from journey_sql.sample_data import generate
+    from journey_sql.demo.data import generate
+    from journey_sql.engines.connection import connect
 
     _remove_database(path)
     engine = connect(f"duckdb:///{path}", threads=threads, memory_limit=memory_limit, create=True)

@@ -1,3 +1,3 @@
-from journey_sql.cli import main
+from journey_sql.cli.app import main
 
 main()

@@ -54,7 +54,7 @@ def demo_rows() -> list[dict]:
     """Held-out realistic data: the demo generator's tracks (about 3,000 events), as Python rows."""
     import duckdb
 
-    from journey_sql.sample_data import generate
+    from journey_sql.demo.data import generate
 
     con = duckdb.connect(":memory:")
     generate(con, 3000, seed=7)

@@ -11,9 +11,10 @@ import importlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from journey_sql.executor import RunReport, run_pipeline
-from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, stage_columns
+from journey_sql.core.stages import STAGES, stage_columns
+from journey_sql.run.pipeline import run_pipeline
+from journey_sql.run.results import RunReport
+from journey_sql.settings.options import Settings
 
 SOURCE_COLUMNS = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
 
@@ -57,7 +58,7 @@ class DuckDBHarness(EngineHarness):
     name = "duckdb"
 
     def __init__(self) -> None:
-        from journey_sql.engines import connect
+        from journey_sql.engines.connection import connect
 
         super().__init__(connect("duckdb:///:memory:", threads=2))
 
@@ -113,8 +114,8 @@ def break_step(monkeypatch: Any, name: str, sql: str = "SELECT no_such_column FR
 
     import sqlglot
 
-    import journey_sql.executor as executor
-    from journey_sql.plan import _statements
+    import journey_sql.run.pipeline as executor
+    from journey_sql.compile.plan import create_statements
 
     real = executor.compile_plan
 
@@ -122,7 +123,7 @@ def break_step(monkeypatch: Any, name: str, sql: str = "SELECT no_such_column FR
         plan = real(settings, dialect, *args, **kwargs)
         select = sqlglot.parse_one(sql)
         steps = tuple(
-            dataclasses.replace(s, select=select, statements=_statements(s.name, dialect, s.relation, select))
+            dataclasses.replace(s, select=select, statements=create_statements(s.name, dialect, s.relation, select))
             if s.name == name
             else s
             for s in plan.steps

@@ -19,12 +19,13 @@ from reference import funnel as reference_funnel
 from reference import paths as reference_paths
 from strategies import EVENT_POOL, examples, pipeline_case
 
-from journey_sql.analysis import END, funnel, funnel_sql, paths_sql, top_paths
-from journey_sql.cli import cli
-from journey_sql.dialects import DIALECTS, get_dialect
-from journey_sql.errors import ConfigError
-from journey_sql.executor import run_pipeline
-from journey_sql.settings import Settings
+from journey_sql.answers.funnel import funnel, funnel_sql
+from journey_sql.answers.paths import END, paths_sql, top_paths
+from journey_sql.cli.app import cli
+from journey_sql.core.errors import ConfigError
+from journey_sql.dialects.dialect import DIALECTS, get_dialect
+from journey_sql.run.pipeline import run_pipeline
+from journey_sql.settings.options import Settings
 
 
 def _row(i: str, minute: float, visitor: str, event: str | None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from journey_sql.cli import cli
-from journey_sql.sample_data import generate
-from journey_sql.stages import PLAN_STAGES, STAGE_NAMES
+from journey_sql.cli.app import cli
+from journey_sql.core.stages import PLAN_STAGES, STAGE_NAMES
+from journey_sql.demo.data import generate
 
 BUILT = {s.name for s in PLAN_STAGES}  # the stage tables and the events table
 
@@ -264,7 +264,7 @@ def test_demo_runs_and_summarises(runner: CliRunner, tmp_path: Path) -> None:
 def test_render_imports_no_connector_or_engine() -> None:
     code = (
         "import sys\n"
-        "from journey_sql.cli import main\n"
+        "from journey_sql.cli.app import main\n"
         "sys.argv = ['journey-sql', 'render', '--dialect', 'snowflake']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('duckdb', 'snowflake', 'google.cloud', 'psycopg', 'redshift_connector', 'pyspark', 'rich')"

@@ -14,9 +14,10 @@ from reference import funnel as reference_funnel
 from reference import paths as reference_paths
 from strategies import examples, pipeline_case
 
-from journey_sql.analysis import funnel, top_paths
-from journey_sql.report import build_report
-from journey_sql.settings import Settings
+from journey_sql.answers.funnel import funnel
+from journey_sql.answers.paths import top_paths
+from journey_sql.answers.report import build_report
+from journey_sql.settings.options import Settings
 
 # Counted per session in dbt_session_track_facts: two names that differ only in case
 # ("page viewed" is another event), a non-ASCII one, and one that never occurs.

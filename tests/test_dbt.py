@@ -26,11 +26,11 @@ from reference import compute
 from strategies import examples, incremental_history, lookback_violations, pipeline_case
 
 from journey_sql import __version__
-from journey_sql.cli import cli
-from journey_sql.dbt import render_files, write_project
-from journey_sql.dialects import get_dialect
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES, STAGES, stage_columns
+from journey_sql.cli.app import cli
+from journey_sql.core.stages import PLAN_STAGES, STAGES, stage_columns
+from journey_sql.dbt.project import render_files, write_project
+from journey_sql.dialects.dialect import get_dialect
+from journey_sql.settings.options import Settings
 
 GOLDEN = Path(__file__).parent / "golden" / "dbt"
 # an event name holding Jinja's delimiters, a quote and non-ASCII: it must reach the SQL as text
@@ -70,7 +70,7 @@ class DuckDBTarget:
     def harness(self) -> Iterator[EngineHarness]:
         import duckdb
 
-        from journey_sql.engines import connect
+        from journey_sql.engines.connection import connect
 
         if not self.path.exists():
             duckdb.connect(str(self.path)).close()

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from journey_sql.cli import cli
+from journey_sql.cli.app import cli
 
 
 def _user_file(path: Path) -> list[tuple]:
@@ -97,9 +97,9 @@ def test_demo_refuses_a_file_with_only_a_view_and_leaves_a_non_duckdb_file_alone
 
 
 def test_run_demo_is_a_library_call_that_prints_nothing(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The library returns the run and the summary; only the CLI formats them (journey_sql.cli_format)."""
-    from journey_sql.demo import run_demo
-    from journey_sql.settings import Settings
+    """The library returns the run and the summary; only the CLI formats them (journey_sql.cli.output)."""
+    from journey_sql.demo.run import run_demo
+    from journey_sql.settings.options import Settings
 
     report, summary = run_demo("lib.duckdb", 1500, 5, Settings.create())
     printed = capsys.readouterr()

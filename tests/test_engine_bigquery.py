@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from compare import assert_tables_equal
 from sqlglot import exp
 
-from journey_sql.cli import cli
-from journey_sql.plan import compile_plan
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES, get_stage, stage_columns
+from journey_sql.cli.app import cli
+from journey_sql.compile.plan import compile_plan
+from journey_sql.core.stages import PLAN_STAGES, get_stage, stage_columns
+from journey_sql.settings.options import Settings
 
 BQ = "bigquery"
 
@@ -74,7 +74,7 @@ ALLOWED_TYPES = {"STRING", "INT64", "FLOAT64", "TIMESTAMP", "BOOL", "NUMERIC"}
 
 
 def _statements(settings: Settings) -> list[tuple[str, str]]:
-    from journey_sql.dialects import get_dialect
+    from journey_sql.dialects.dialect import get_dialect
 
     plan = compile_plan(settings, get_dialect(BQ))
     return [(step.name, sql) for step in plan.steps for sql in step.statements]
@@ -326,7 +326,7 @@ def test_missing_source_table_names_the_tables(bq, cli_env) -> None:
 
 
 def test_dry_run_reports_bytes_and_unknown_inputs(bq) -> None:
-    from journey_sql.errors import JourneyError
+    from journey_sql.core.errors import JourneyError
 
     bq.load(CASE_SHARED_DEVICE_AND_TIES["rows"])
     engine = bq.engine
@@ -342,7 +342,7 @@ def test_dry_run_reports_bytes_and_unknown_inputs(bq) -> None:
 def test_create_schema_refuses_a_dataset_in_another_region(bq) -> None:
     from google.cloud import bigquery
 
-    from journey_sql.errors import ConfigError
+    from journey_sql.core.errors import ConfigError
 
     dataset = bigquery.Dataset("test.eu_journeys")
     dataset.location = "EU"
@@ -374,8 +374,8 @@ def test_missing_driver_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_unknown_url_parameter_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("google.cloud.bigquery")
-    from journey_sql.engines import connect
-    from journey_sql.errors import ConfigError
+    from journey_sql.core.errors import ConfigError
+    from journey_sql.engines.connection import connect
 
     with pytest.raises(ConfigError, match="Did you mean 'location'"):
         connect("bigquery://my-project?locaton=US")
@@ -383,9 +383,9 @@ def test_unknown_url_parameter_is_named(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     pytest.importorskip("google.cloud.bigquery")
-    from journey_sql.engines import connect
+    from journey_sql.core.errors import ConnectionError_
     from journey_sql.engines.bigquery import ENDPOINT_ENV
-    from journey_sql.errors import ConnectionError_
+    from journey_sql.engines.connection import connect
 
     monkeypatch.delenv(ENDPOINT_ENV, raising=False)
     monkeypatch.delenv("JOURNEY_SQL_KEYFILE", raising=False)
@@ -396,9 +396,9 @@ def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 def test_bad_key_file_error_never_shows_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     pytest.importorskip("google.cloud.bigquery")
-    from journey_sql.engines import connect
+    from journey_sql.core.errors import ConnectionError_
     from journey_sql.engines.bigquery import ENDPOINT_ENV
-    from journey_sql.errors import ConnectionError_
+    from journey_sql.engines.connection import connect
 
     monkeypatch.delenv(ENDPOINT_ENV, raising=False)
     key = tmp_path / "sa.json"

@@ -21,14 +21,15 @@ from hypothesis import given, settings
 from reference import compute
 from strategies import examples, pipeline_case
 
-from journey_sql.connection import parse_connection
-from journey_sql.dialects import get_dialect
+from journey_sql.compile.script import render_script
+from journey_sql.core.errors import ConfigError, ConnectionError_, SourceError, StageError
+from journey_sql.core.stages import PLAN_STAGES
+from journey_sql.dialects.dialect import get_dialect
 from journey_sql.engines.clickhouse import ClickHouseEngine, connect_args, unwrap_type
-from journey_sql.errors import ConfigError, ConnectionError_, SourceError, StageError
-from journey_sql.executor import check_source, run_pipeline
-from journey_sql.render import render_script
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES
+from journey_sql.engines.connection import parse_connection
+from journey_sql.run.checks import check_source
+from journey_sql.run.pipeline import run_pipeline
+from journey_sql.settings.options import Settings
 
 needs_chdb = pytest.mark.skipif(importlib.util.find_spec("chdb") is None, reason="chdb is not installed")
 CH = get_dialect("clickhouse")
@@ -246,7 +247,7 @@ def test_a_rerun_exchanges_tables_and_a_failed_run_keeps_the_old_ones(ch, demo_r
 
 @needs_chdb
 def test_a_database_that_cannot_swap_tables_is_refused_before_any_stage(ch) -> None:
-    from journey_sql.errors import JourneyError
+    from journey_sql.core.errors import JourneyError
 
     ch.load([])
     ch.engine.execute("CREATE DATABASE IF NOT EXISTS journeys_mem ENGINE = Memory")
@@ -257,7 +258,7 @@ def test_a_database_that_cannot_swap_tables_is_refused_before_any_stage(ch) -> N
 
 @needs_chdb
 def test_a_failed_swap_is_one_line_and_keeps_the_table(ch) -> None:
-    from journey_sql.errors import JourneyError
+    from journey_sql.core.errors import JourneyError
 
     ch.engine.execute("CREATE DATABASE IF NOT EXISTS journeys_x")
     ch.engine.execute("CREATE OR REPLACE TABLE journeys_x.t ENGINE = MergeTree ORDER BY tuple() AS SELECT 1 AS x")
@@ -322,7 +323,7 @@ def test_an_unreachable_server_is_one_line_without_the_password(monkeypatch) -> 
 
 
 def test_a_dbt_clickhouse_profile_becomes_a_server_url(tmp_path: Path) -> None:
-    from journey_sql.targets import from_profile
+    from journey_sql.engines.profiles import from_profile
 
     profiles = tmp_path / "profiles.yml"
     profiles.write_text(
@@ -440,7 +441,7 @@ def test_readme_chdb_example_gives_the_duckdb_tables(tmp_path: Path) -> None:
 def test_cli_errors_are_one_line(url: str, message: str, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from journey_sql.cli import cli
+    from journey_sql.cli.app import cli
 
     if url.startswith("clickhouse"):
         pytest.importorskip("clickhouse_connect")
@@ -454,7 +455,7 @@ def test_cli_errors_are_one_line(url: str, message: str, monkeypatch) -> None:
 def test_render_for_clickhouse_parses_as_create_database_and_one_statement_per_stage() -> None:
     from click.testing import CliRunner
 
-    from journey_sql.cli import cli
+    from journey_sql.cli.app import cli
 
     result = CliRunner().invoke(cli, ["render", "--dialect", "clickhouse"])
     assert result.exit_code == 0, result.output

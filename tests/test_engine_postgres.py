@@ -22,13 +22,14 @@ from compare import assert_matches_reference
 from engines.pg import Cluster, PostgresHarness, RedshiftHarness, postgres_engine, redshift_engine, shared_cluster
 from reference import compute
 
-from journey_sql.cli import cli
-from journey_sql.connection import parse_connection
+from journey_sql.cli.app import cli
+from journey_sql.compile.plan import STAGING_SUFFIX
+from journey_sql.core.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
+from journey_sql.core.stages import PLAN_STAGES, STAGES
 from journey_sql.engines.base import Engine, type_family
-from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
-from journey_sql.executor import STAGING_SUFFIX, run_pipeline
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES, STAGES
+from journey_sql.engines.connection import parse_connection
+from journey_sql.run.pipeline import run_pipeline
+from journey_sql.settings.options import Settings
 
 ENV_PASSWORDS = ("PGPASSWORD", "REDSHIFT_PASSWORD", "JOURNEY_SQL_PASSWORD", "PGPASSFILE")
 _counter = itertools.count()
@@ -275,7 +276,7 @@ def test_missing_driver_says_how_to_install_it(
     scheme: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch, clean_env: Any
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` fail
-    from journey_sql.engines import connect
+    from journey_sql.engines.connection import connect
 
     with pytest.raises(MissingDriverError, match=f"pip install 'journey-sql\\[{extra}\\]'"):
         connect(f"{scheme}://someone@127.0.0.1:5432/db")
@@ -322,7 +323,7 @@ def test_a_failing_fourth_stage_leaves_the_previous_tables_exactly(
         assert set(before) == {s.name for s in PLAN_STAGES} and all(before.values())
         harness.load(ROWS_B)
 
-        import journey_sql.executor as executor
+        import journey_sql.run.pipeline as executor
 
         real = executor.compile_plan
         from harness import break_step

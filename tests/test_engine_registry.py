@@ -1,8 +1,7 @@
 """The registries are derived from the engine classes, each the one home of its warehouse.
 
-Nothing here connects: these check the tables that connection.py, targets.py
-and engines/__init__.py read off the classes, and that building them imports
-no driver.
+Nothing here connects: these check the tables that engines/connection.py and
+engines/profiles.py read off the classes, and that building them imports no driver.
 """
 
 from __future__ import annotations
@@ -13,13 +12,12 @@ import typing
 
 import pytest
 
-from journey_sql.connection import parse_connection
-from journey_sql.dialects import get_dialect
-from journey_sql.engines import engine_class
+from journey_sql.core.errors import ConfigError
+from journey_sql.dialects.dialect import get_dialect
 from journey_sql.engines.base import DBAPIEngine, Engine, ReplaceStrategy
+from journey_sql.engines.connection import engine_class, parse_connection
+from journey_sql.engines.profiles import from_profile
 from journey_sql.engines.registry import dbt_converters, engines, examples
-from journey_sql.errors import ConfigError
-from journey_sql.targets import from_profile
 
 # Written out here, not read from the code: losing one is a regression.
 DBT_TYPES = {"postgres", "redshift", "snowflake", "bigquery", "databricks", "duckdb", "spark", "clickhouse"}
@@ -135,7 +133,7 @@ def test_the_registries_import_no_driver() -> None:
     code = (
         "import sys\n"
         "from journey_sql.engines.registry import engines, examples, dbt_converters, by_scheme\n"
-        "from journey_sql.connection import parse_connection\n"
+        "from journey_sql.engines.connection import parse_connection\n"
         "engines(); dbt_converters(); by_scheme()\n"
         "parse_connection('postgresql://u@h/db'); parse_connection('duckdb:///:memory:')\n"
         "drivers = ('duckdb', 'psycopg', 'redshift_connector', 'snowflake', 'google', 'pyspark', 'databricks',"

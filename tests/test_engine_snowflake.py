@@ -35,16 +35,17 @@ from engines.snowflake import SnowflakeHarness, connect_engine, fakesnow_patched
 from reference import compute
 from sqlglot import exp
 
-from journey_sql.cli import cli
-from journey_sql.connection import parse_connection, redact_secrets
-from journey_sql.engines import connect
+from journey_sql.cli.app import cli
+from journey_sql.compile.script import render_script
+from journey_sql.core.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError
+from journey_sql.core.stages import PLAN_STAGES
 from journey_sql.engines.base import type_family
+from journey_sql.engines.connection import connect, parse_connection
 from journey_sql.engines.snowflake import SnowflakeEngine, connect_args
-from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError
-from journey_sql.executor import check_source, run_pipeline
-from journey_sql.render import render_script
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES
+from journey_sql.engines.spec import redact_secrets
+from journey_sql.run.checks import check_source
+from journey_sql.run.pipeline import run_pipeline
+from journey_sql.settings.options import Settings
 
 PASSWORD = "pw-Th1s-must-never-print"
 CREDENTIAL_ENV = (
@@ -182,8 +183,8 @@ def test_render_imports_no_connector(tmp_path: Path) -> None:
     """A user with only the snowflake extra (or none) can render every dialect."""
     code = (
         "import contextlib, io, sys\n"
-        "from journey_sql.cli import cli\n"
-        "from journey_sql.dialects import DIALECTS\n"
+        "from journey_sql.cli.app import cli\n"
+        "from journey_sql.dialects.dialect import DIALECTS\n"
         "for name in DIALECTS:\n"
         "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "        cli(['render', '--dialect', name], standalone_mode=False)\n"

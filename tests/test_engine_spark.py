@@ -25,15 +25,14 @@ from hypothesis import given, settings
 from reference import compute
 from strategies import examples, pipeline_case
 
-from journey_sql.cli import cli
-from journey_sql.connection import parse_connection
-from journey_sql.engines import connect
+from journey_sql.cli.app import cli
+from journey_sql.compile.plan import STAGING_SUFFIX
+from journey_sql.core.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
+from journey_sql.core.stages import PLAN_STAGES
 from journey_sql.engines.base import type_family
+from journey_sql.engines.connection import connect, parse_connection
 from journey_sql.engines.databricks import DatabricksEngine
-from journey_sql.errors import ConfigError, ConnectionError_, MissingDriverError, SourceError, StageError
-from journey_sql.executor import STAGING_SUFFIX
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES
+from journey_sql.settings.options import Settings
 
 
 @pytest.fixture(scope="module")

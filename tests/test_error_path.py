@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from compare import assert_matches_reference
 from reference import compute
 
-from journey_sql.cli import cli
-from journey_sql.sample_data import generate
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES
+from journey_sql.cli.app import cli
+from journey_sql.core.stages import PLAN_STAGES
+from journey_sql.demo.data import generate
+from journey_sql.settings.options import Settings
 
 
 def one_line_failure(args: list[str], expect: str) -> str:
@@ -83,12 +83,12 @@ def test_an_error_while_closing_is_one_line(tracks_db: Path, monkeypatch: pytest
 
 
 def test_an_unexpected_error_in_any_command_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    import journey_sql.render as render
+    import journey_sql.api as api
 
     def broken(*_: Any, **__: Any) -> str:
         raise KeyError("dbt_tracks_flow")
 
-    monkeypatch.setattr(render, "render_script", broken)
+    monkeypatch.setattr(api, "render", broken)
     one_line_failure(
         ["render"], "journey-sql failed: KeyError: 'dbt_tracks_flow'. Run again as `journey-sql --debug render"
     )

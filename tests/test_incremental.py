@@ -25,9 +25,9 @@ from reference import compute
 from sqlglot import exp
 from strategies import examples, incremental_history, lookback_violations
 
-from journey_sql.cli import cli
-from journey_sql.settings import Settings
-from journey_sql.stages import STAGES, stage_columns
+from journey_sql.cli.app import cli
+from journey_sql.core.stages import STAGES, stage_columns
+from journey_sql.settings.options import Settings
 
 COUNTED = ("Page Viewed", "Ärger", "Checkout Started")
 SCHEMA = "incr"  # its own target schema: the state of test_cross_engine's full builds stays apart
@@ -414,17 +414,17 @@ def test_a_visitor_is_rebuilt_only_from_the_session_its_new_event_may_join(engin
     engine_harness.load(first)
     assert engine_harness.run(s, full_refresh=False).mode == "full"
     engine_harness.load(first + batch)
-    import journey_sql.executor as executor
+    import journey_sql.run.steps as steps
 
     counted_again: list[tuple[str, str]] = []
-    count_again = executor._rows_written
+    count_again = steps._rows_written
 
     def rows_written(engine: Any, step: Any) -> int:
         counted_again.append((step.kind, step.name))
         return count_again(engine, step)
 
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(executor, "_rows_written", rows_written)
+        monkeypatch.setattr(steps, "_rows_written", rows_written)
         report = engine_harness.run(s, full_refresh=False)
     assert report.mode == "incremental", report.reason
     # each driver reports the rows its INSERTs wrote: no update's select runs twice (billed twice on BigQuery);
@@ -476,7 +476,7 @@ def break_incremental_update(monkeypatch: pytest.MonkeyPatch, name: str) -> None
     """Make the incremental plan's update (or rebuild) of table `name` fail, after the earlier tables changed."""
     import dataclasses
 
-    import journey_sql.executor as executor
+    import journey_sql.run.pipeline as executor
 
     real = executor.compile_incremental_plan
 
@@ -497,7 +497,7 @@ def test_a_failed_incremental_run_is_repaired_by_the_next_run(engine_harness, de
     """The events table and the mapping are updated before dbt_session_tracks fails: on engines that
     roll back, the next run is incremental again; on the others the state was dropped first, so the
     next run is a full refresh. Either way its tables equal the reference."""
-    from journey_sql.errors import JourneyError
+    from journey_sql.core.errors import JourneyError
 
     if engine_harness.name == "spark":
         pytest.skip("Spark takes ~15 s a run; it rebuilds beside the live tables like ClickHouse")
@@ -532,7 +532,7 @@ def test_ctrl_c_in_an_incremental_run_says_what_it_changed(
 ) -> None:
     """On engines without transactions the message is read from where the run got to: a Ctrl-C before
     the state is dropped changed nothing (the next run is incremental again); one after it did."""
-    from journey_sql.errors import InterruptedRun
+    from journey_sql.core.errors import InterruptedRun
 
     engine = engine_harness.engine
     if engine.transactional_ddl or engine_harness.name == "spark":
@@ -696,8 +696,8 @@ def test_duckdb_vacuums_at_commit_only_once_a_table_it_updates_is_a_quarter_dele
     """engines/duckdb.py (VACUUM_DEAD_SHARE): below a quarter of deleted rows DuckDB's vacuum reclaims none of
     them and only re-merges the row groups the run appended, so an incremental run turns it off; from a
     quarter on, it stays on for the run's commit."""
-    from journey_sql.engines import connect
-    from journey_sql.plan import Step
+    from journey_sql.compile.plan import Step
+    from journey_sql.engines.connection import connect
 
     default_tasks = duckdb.connect().execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]
     assert default_tasks > 0

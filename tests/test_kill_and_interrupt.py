@@ -29,11 +29,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from journey_sql.engines import connect
-from journey_sql.executor import run_pipeline
-from journey_sql.sample_data import generate
-from journey_sql.settings import Settings
-from journey_sql.stages import STAGES
+from journey_sql.core.stages import STAGES
+from journey_sql.demo.data import generate
+from journey_sql.engines.connection import connect
+from journey_sql.run.pipeline import run_pipeline
+from journey_sql.settings.options import Settings
 
 EVENTS = 20_000
 SOURCE_COLUMNS = ("id", "anonymous_id", "user_id", "event", "timestamp", "received_at")
@@ -466,10 +466,10 @@ def test_ctrl_c_reported_by_duckdb_itself_is_an_interrupted_run(monkeypatch: pyt
     """SIGINT during a DuckDB query surfaces as duckdb.InterruptException, not KeyboardInterrupt: still exit 130."""
     from harness import DuckDBHarness
 
+    from journey_sql.core.errors import InterruptedRun
     from journey_sql.engines.duckdb import DuckDBEngine
-    from journey_sql.errors import InterruptedRun
-    from journey_sql.executor import run_pipeline
-    from journey_sql.settings import Settings
+    from journey_sql.run.pipeline import run_pipeline
+    from journey_sql.settings.options import Settings
 
     h = DuckDBHarness()
     h.load(

@@ -20,10 +20,11 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from strategies import examples
 
-from journey_sql.dialects import DIALECTS, get_dialect
-from journey_sql.errors import ConfigError, JourneyError
-from journey_sql.render import check_names, render_script
-from journey_sql.settings import Settings
+from journey_sql.compile.script import render_script
+from journey_sql.compile.templates import check_names
+from journey_sql.core.errors import ConfigError, JourneyError
+from journey_sql.dialects.dialect import DIALECTS, get_dialect
+from journey_sql.settings.options import Settings
 
 ISSUE_WORDS = ["select", "group", "user", "order", "qualify", "join", "cross", "in", "information_schema", "pg_catalog"]
 SYSTEM = ["information_schema", "INFORMATION_SCHEMA", "pg_catalog", "pg_toast", "pg_temp_1", "global_temp", "temp"]
@@ -235,7 +236,7 @@ def test_zz_report_name_outcomes() -> None:
 def test_cli_rejects_a_name_in_one_line_without_a_traceback(args: list[str], tmp_path, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from journey_sql.cli import cli
+    from journey_sql.cli.app import cli
 
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, args)

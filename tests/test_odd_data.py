@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from reference import INFINITE, compute, left_out
 from strategies import examples, tracks
 
-from journey_sql.cli import cli
-from journey_sql.dialects import DIALECTS, get_dialect
-from journey_sql.executor import RunReport
-from journey_sql.settings import Settings
+from journey_sql.cli.app import cli
+from journey_sql.dialects.dialect import DIALECTS, get_dialect
+from journey_sql.run.results import RunReport
+from journey_sql.settings.options import Settings
 
 
 @st.composite

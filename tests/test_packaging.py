@@ -44,7 +44,7 @@ def test_wheel_in_fresh_venv_renders_every_stage(tmp_path: Path) -> None:
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     probe = subprocess.run(
-        [str(py), "-c", "import journey_sql.render as r; print(r.__file__); print(r.template_dir())"],
+        [str(py), "-c", "import journey_sql.compile.templates as r; print(r.__file__); print(r.template_dir())"],
         capture_output=True,
         text=True,
         cwd=workdir,

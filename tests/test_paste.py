@@ -19,8 +19,8 @@ from harness import DuckDBHarness
 from reference import compute
 from test_reference_duckdb import _row
 
-from journey_sql.render import render_script
-from journey_sql.settings import Settings
+from journey_sql.compile.script import render_script
+from journey_sql.settings.options import Settings
 
 ROWS = [
     _row("1", "2026-01-01 10:00:00", anon="dev"),
@@ -37,7 +37,7 @@ APPLIED = Settings.create(schema="applied", session_timeout=20, depth=3)
 def test_duckdb_script_runs_as_pasted_on_a_fresh_file(tmp_path: Path) -> None:
     import duckdb
 
-    from journey_sql.engines import connect
+    from journey_sql.engines.connection import connect
 
     path = tmp_path / "fresh.duckdb"
     harness = DuckDBHarness.__new__(DuckDBHarness)  # the harness's loader, on a file instead of memory

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from reference import compute
 from strategies import examples, pipeline_case
 
-from journey_sql.settings import Settings
+from journey_sql.settings.options import Settings
 
 TIMEOUTS = (30, 45, 0.5, 2.25)
 
@@ -109,7 +109,7 @@ def test_duplicate_delivery_keeps_earliest_received_copy(duckdb_harness) -> None
 @pytest.mark.parametrize(("timeout", "depth"), [(30, 5), (45, 7), (0.75, 2), (1440, 3)])
 def test_held_out_demo_data_matches_reference(timeout: float, depth: int) -> None:
     """Realistic RudderStack-shaped data from a seed used nowhere else, default and other settings."""
-    from journey_sql.sample_data import generate
+    from journey_sql.demo.data import generate
 
     harness = DuckDBHarness()
     try:

@@ -9,12 +9,13 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from journey_sql.dialects import DIALECTS, get_dialect
-from journey_sql.errors import ConfigError, TemplateError
-from journey_sql.plan import compile_plan
-from journey_sql.render import Relations, render_script, render_template
-from journey_sql.settings import Settings
-from journey_sql.stages import PLAN_STAGES, STAGES
+from journey_sql.compile.plan import compile_plan
+from journey_sql.compile.script import render_script
+from journey_sql.compile.templates import Relations, render_template
+from journey_sql.core.errors import ConfigError, TemplateError
+from journey_sql.core.stages import PLAN_STAGES, STAGES
+from journey_sql.dialects.dialect import DIALECTS, get_dialect
+from journey_sql.settings.options import Settings
 
 GOLDEN = Path(__file__).parent / "golden"
 DEFAULT = Settings.create()
@@ -57,7 +58,7 @@ def test_incremental_script_refused_without_row_level_dml(dialect: str) -> None:
 
 
 def _incremental_steps(settings: Settings, d):
-    from journey_sql.incremental import compile_incremental_plan
+    from journey_sql.compile.incremental import compile_incremental_plan
 
     if not d.row_level_dml:  # apply builds these beside the live tables and swaps them in
         return compile_incremental_plan(settings, d, in_place=False).steps
@@ -74,7 +75,7 @@ def test_every_statement_parses_back_in_its_dialect(dialect: str, settings: Sett
             assert tree is not None
             # and the reparsed tree generates the same SQL: nothing was silently dropped
             # (except that sqlglot reads Redshift's DATE_PART back as EXTRACT, which
-            # on Redshift drops the fraction: the reason dialects.py builds it verbatim)
+            # on Redshift drops the fraction: the reason dialects/transforms.py builds it verbatim)
             regenerated = tree.sql(d.sqlglot_name, pretty=True)
             if dialect == "redshift":
                 regenerated = regenerated.replace("EXTRACT(SECOND FROM ", "DATE_PART('second', ")
@@ -161,19 +162,19 @@ def test_unknown_dialect_suggests_a_name() -> None:
 
 
 def test_a_broken_template_names_itself(tmp_path, monkeypatch) -> None:
-    import journey_sql.render as render
+    import journey_sql.compile.templates as render
 
     for stage in PLAN_STAGES:
         (tmp_path / stage.template).write_text("SELECT FROM WHERE (")
     for name in ("_events.sql.j2", "_macros.sql.j2"):
         (tmp_path / name).write_text("")
     monkeypatch.setattr(render, "template_dir", lambda: tmp_path)
-    render._environment.cache_clear()
+    render.template_environment.cache_clear()
     try:
         with pytest.raises(TemplateError, match=r"jsql_events\.sql\.j2"):
             render_script(DEFAULT, "duckdb")
     finally:
-        render._environment.cache_clear()
+        render.template_environment.cache_clear()
 
 
 def test_template_renders_timeout_in_microseconds() -> None:
@@ -186,7 +187,7 @@ def test_the_plan_reads_the_source_once(dialect: str) -> None:
     """Only the events step names the source; every other step, and the counts, read the events table.
 
     DuckDB's events step names it three times: duckdb_rank_repeated_ids_only scans it again rather than sort it."""
-    from journey_sql.plan import compile_plan
+    from journey_sql.compile.plan import compile_plan
 
     scans = 3 if dialect == "duckdb" else 1
     for settings, tables in ((DEFAULT, 1), (Settings.create(source_table=["tracks", "pages"]), 2)):
@@ -207,7 +208,7 @@ def test_the_incremental_plan_reads_the_source_once_and_drops_its_work_tables(di
     """Only the new-rows step names the source; every work table is dropped at the end of the script.
 
     DuckDB's names it twice: duckdb_prunable_received_window reads the rows without a received_at apart."""
-    from journey_sql.incremental import WORK_SUFFIX, compile_incremental_plan
+    from journey_sql.compile.incremental import WORK_SUFFIX, compile_incremental_plan
 
     d = get_dialect(dialect)
     scans = 2 if dialect == "duckdb" else 1

@@ -25,7 +25,7 @@ from reference import compute
 from reference import funnel as reference_funnel
 from reference import paths as reference_paths
 
-from journey_sql.cli import cli
+from journey_sql.cli.app import cli
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SCREENSHOT = ARTIFACTS / "journey-report.png"

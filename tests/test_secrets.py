@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from strategies import examples
 
-from journey_sql.redact import MASK, redact_tokens, redact_urls, scrub
+from journey_sql.core.redact import MASK, redact_tokens, redact_urls, scrub
 
 SECRET = "S3cret-x9"
 
@@ -141,7 +141,7 @@ def closed_port() -> int:
 def test_malformed_and_secret_bearing_urls_are_never_echoed(tmp_path: Path, url: str) -> None:
     from click.testing import CliRunner
 
-    from journey_sql.cli import cli
+    from journey_sql.cli.app import cli
 
     result = CliRunner().invoke(cli, ["apply", "--connection", url])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
@@ -272,8 +272,8 @@ def test_other_warehouses_variables_are_never_printed(tmp_path: Path) -> None:
     assert_clean_failure(code, out, [SECRET], "Cannot connect to Redshift")
     # the Databricks connector retries an unreachable host for minutes: the engine's own message instead
     pytest.importorskip("databricks.sql")
-    from journey_sql.engines import connect
-    from journey_sql.errors import ConnectionError_
+    from journey_sql.core.errors import ConnectionError_
+    from journey_sql.engines.connection import connect
 
     os.environ["DATABRICKS_TOKEN"] = SECRET
     try:
@@ -287,8 +287,8 @@ def test_other_warehouses_variables_are_never_printed(tmp_path: Path) -> None:
 def test_debug_traceback_and_unexpected_errors_are_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    import journey_sql.engines as engines
-    from journey_sql.cli import cli
+    import journey_sql.engines.connection as engines
+    from journey_sql.cli.app import cli
 
     def boom(url: str, **_: Any) -> None:
         raise RuntimeError(f"driver said: could not log in to postgresql://etl:{SECRET}@h/db with {SECRET}\nmore")
@@ -308,8 +308,8 @@ def test_debug_traceback_and_unexpected_errors_are_scrubbed(tmp_path: Path, monk
 
 def test_connecting_with_profile_secrets_registers_them_for_every_command() -> None:
     """paths, funnel and report connect like apply: a dbt profile's password is scrubbed from their errors too."""
-    from journey_sql.engines import connect
-    from journey_sql.redact import known_secrets, scrub
+    from journey_sql.core.redact import known_secrets, scrub
+    from journey_sql.engines.connection import connect
 
     engine = connect("duckdb:///:memory:", secrets={"password": "prof1le-Secret-77"})
     engine.close()

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from compare import assert_matches_reference
 from reference import compute
 
-from journey_sql.cli import cli
-from journey_sql.dialects import _redshift_epoch_us, rewrite_epoch_us
-from journey_sql.errors import ConfigError
-from journey_sql.settings import Settings, count_column
+from journey_sql.cli.app import cli
+from journey_sql.core.errors import ConfigError
+from journey_sql.dialects.transforms import redshift_epoch_us, rewrite_epoch_us
+from journey_sql.settings.options import Settings, count_column
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_count_event_collision_is_one_line() -> None:
 def test_redshift_epoch_is_one_operand() -> None:
     """Subtracting one epoch from another must subtract the whole of it, minutes and seconds."""
     tree = sqlglot.parse_one("SELECT epoch_us(a) - epoch_us(b)", read="duckdb")
-    sql = rewrite_epoch_us(_redshift_epoch_us)(tree).sql("redshift")
+    sql = rewrite_epoch_us(redshift_epoch_us)(tree).sql("redshift")
     assert sql.startswith("SELECT (CAST(") and ") - (CAST(" in sql and sql.endswith("))")
 
 
@@ -130,8 +130,8 @@ def test_odd_event_names_counted_on_postgres() -> None:
 
 
 def test_report_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
-    from journey_sql.errors import JourneyError
-    from journey_sql.report import write_report
+    from journey_sql.answers.report import write_report
+    from journey_sql.core.errors import JourneyError
 
     mine = tmp_path / "notes.html"
     mine.write_text("<html>my notes</html>")

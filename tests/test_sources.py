@@ -9,11 +9,12 @@ import pytest
 import sqlglot
 from click.testing import CliRunner
 
-from journey_sql.cli import cli
-from journey_sql.errors import ConfigError
-from journey_sql.render import render_script
-from journey_sql.settings import Settings
-from journey_sql.sources import build_source, parse_expression
+from journey_sql.cli.app import cli
+from journey_sql.compile.script import render_script
+from journey_sql.core.errors import ConfigError
+from journey_sql.settings.mapping import parse_expression
+from journey_sql.settings.options import Settings
+from journey_sql.settings.sources import build_source
 
 # -- rejected expressions: one line each, before anything runs ---------------------------------
 
@@ -36,7 +37,7 @@ REJECTED = [
 
 @pytest.fixture
 def tracks_db(tmp_path: Path) -> Path:
-    from journey_sql.sample_data import generate
+    from journey_sql.demo.data import generate
 
     path = tmp_path / "w.duckdb"
     con = duckdb.connect(str(path))

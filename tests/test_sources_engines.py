@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from reference import compute
 from strategies import examples, pipeline_case
 
-from journey_sql.settings import Settings
+from journey_sql.settings.options import Settings
 
 TYPES = {
     "string": {"duckdb": "VARCHAR", "postgres": "text"},
@@ -248,8 +248,8 @@ def test_segment_tracks_and_pages_match_reference(engine_harness, data, is_page:
 )
 def test_wrong_types_are_caught_before_anything_runs(engine_harness, column: str, message: str) -> None:
     """Postgres cannot describe a query's types without preparing it: they are inferred from the catalog."""
-    from journey_sql.errors import SourceError
-    from journey_sql.executor import check_source
+    from journey_sql.core.errors import SourceError
+    from journey_sql.run.checks import check_source
 
     columns = [
         ("event_id", "string"),

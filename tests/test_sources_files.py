@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from compare import assert_matches_reference
 from reference import compute
 
-from journey_sql.cli import cli
-from journey_sql.sample_data import generate
-from journey_sql.stages import STAGES, stage_columns
+from journey_sql.cli.app import cli
+from journey_sql.core.stages import STAGES, stage_columns
+from journey_sql.demo.data import generate
 
 COLUMNS = ["id", "anonymous_id", "user_id", "event", "timestamp", "received_at"]
 

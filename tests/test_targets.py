@@ -8,11 +8,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from journey_sql.cli import cli
-from journey_sql.connection import parse_connection
-from journey_sql.errors import ConfigError
-from journey_sql.sample_data import generate
-from journey_sql.targets import from_profile
+from journey_sql.cli.app import cli
+from journey_sql.core.errors import ConfigError
+from journey_sql.demo.data import generate
+from journey_sql.engines.connection import parse_connection
+from journey_sql.engines.profiles import from_profile
 
 PROFILES = """
 journeys:
@@ -159,7 +159,7 @@ def test_password_in_url_is_refused_and_redacted() -> None:
     ],
 )
 def test_redacted_urls_hide_secrets(url: str, hidden: str) -> None:
-    from journey_sql.connection import redact_url
+    from journey_sql.engines.spec import redact_url
 
     assert hidden not in redact_url(url)
     assert redact_url(url).split("://")[0] == url.split("://")[0]

@@ -11,19 +11,20 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from journey_sql.dialects import (
-    DIALECTS,
-    _redshift_epoch_us,
-    bigquery_plain_window_order,
-    clickhouse_join_use_nulls,
-    clickhouse_null_padded_shifts,
-    delete_using_as_exists,
+from journey_sql.dialects.clickhouse import clickhouse_join_use_nulls, clickhouse_null_padded_shifts
+from journey_sql.dialects.dialect import DIALECTS
+from journey_sql.dialects.duckdb_plans import (
     duckdb_partition_totals_by_hash,
     duckdb_prunable_received_window,
     duckdb_rank_repeated_ids_only,
     duckdb_rescan_filtered_ctes,
+)
+from journey_sql.dialects.transforms import (
+    bigquery_plain_window_order,
+    delete_using_as_exists,
     finite_timestamps_only,
     postgres_binary_collation,
+    redshift_epoch_us,
     redshift_sized_varchar,
     rewrite_epoch_us,
     unquote_identifiers,
@@ -61,7 +62,7 @@ CASES = [
     ),
     (
         "epoch_us redshift: whole minutes plus fractional seconds, parenthesised",
-        rewrite_epoch_us(_redshift_epoch_us),
+        rewrite_epoch_us(redshift_epoch_us),
         "redshift",
         "SELECT epoch_us(ts) - 1 FROM t",
         "SELECT (CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', ts)) AS BIGINT) * 1000000"

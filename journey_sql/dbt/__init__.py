@@ -1,10 +1,8 @@
 """The dbt project: `journey-sql dbt` writes the tables as models dbt builds, tests, documents and continues.
 
-It sits beside the command line, above the compiler: it compiles the same plans
-`render` prints and turns them into dbt files; it imports the compiler, settings and
-dialects, never the executor or the engines.
+project.py writes the folder (never overwriting a file it did not write), models.py turns each
+table's plan steps into a model, files.py writes the YAML, macros and README, docs.py the descriptions.
+
+May import compile, settings, dialects and core; never the run or the engines: it compiles the same
+plans `render` prints and leaves running them to dbt.
 """
-
-from journey_sql.dbt.project import Written, command_line, render_files, write_project
-
-__all__ = ["Written", "command_line", "render_files", "write_project"]

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec
-from journey_sql.dialects import Dialect, get_dialect
-from journey_sql.errors import MissingDriverError
+from journey_sql.core.errors import MissingDriverError
+from journey_sql.dialects.dialect import Dialect, get_dialect
+from journey_sql.engines.spec import ConnectionSpec
 
 if TYPE_CHECKING:
-    from journey_sql.plan import Step
+    from journey_sql.compile.plan import Step
 
 T = TypeVar("T")
 

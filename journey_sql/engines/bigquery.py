@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.core.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 from journey_sql.engines.base import Engine, import_driver, profile_pick, profile_query
-from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
+from journey_sql.engines.spec import ConnectionSpec
 
 ENDPOINT_ENV = "JOURNEY_SQL_BIGQUERY_ENDPOINT"
 PARAMS = ("location", "keyfile", "maximum_bytes_billed")

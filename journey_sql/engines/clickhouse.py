@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec, redact_secrets
+from journey_sql.core.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
 from journey_sql.engines.base import DBAPIEngine, Engine, import_driver, profile_pick, profile_query
-from journey_sql.errors import ConfigError, ConnectionError_, JourneyError, did_you_mean, first_line
+from journey_sql.engines.spec import ConnectionSpec, redact_secrets
 
 # For every query of a session. The executor counts duplicate deliveries with
 # COUNT(DISTINCT id), which a server profile may have pointed at the

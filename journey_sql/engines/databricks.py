@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.core.errors import ConfigError, ConnectionError_, first_line
 from journey_sql.engines.base import DBAPIEngine, import_driver, profile_pick, profile_query
-from journey_sql.errors import ConfigError, ConnectionError_, first_line
+from journey_sql.engines.spec import ConnectionSpec
 
 
 class DatabricksEngine(DBAPIEngine):

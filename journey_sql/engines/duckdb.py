@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.core.errors import ConfigError, ConnectionError_, first_line
+from journey_sql.dialects.names import DUCKDB_FILE_CATALOG as FILE_CATALOG
 from journey_sql.engines.base import DBAPIEngine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_, first_line
-from journey_sql.names import DUCKDB_FILE_CATALOG as FILE_CATALOG
+from journey_sql.engines.spec import ConnectionSpec
 
 if TYPE_CHECKING:
-    from journey_sql.plan import Step
+    from journey_sql.compile.plan import Step
 
 DEFAULT_FILE_MEMORY_LIMIT = "3GB"
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from journey_sql.connection import ConnectionSpec, redact_secrets
+from journey_sql.core.errors import ConfigError, ConnectionError_
 from journey_sql.engines.base import import_driver
 from journey_sql.engines.postgres import PostgresFamily
-from journey_sql.errors import ConfigError, ConnectionError_
+from journey_sql.engines.spec import ConnectionSpec, redact_secrets
 
 DEFAULT_PORT = 5439
 

@@ -43,9 +43,9 @@ from urllib.parse import quote
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec, redact_secrets
+from journey_sql.core.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 from journey_sql.engines.base import DBAPIEngine, import_driver, profile_pick, profile_query
-from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
+from journey_sql.engines.spec import ConnectionSpec, redact_secrets
 
 PARAMS = (
     "warehouse",

@@ -33,9 +33,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from journey_sql.connection import ConnectionSpec
+from journey_sql.core.errors import ConfigError, ConnectionError_, did_you_mean, first_line
 from journey_sql.engines.base import Engine, import_driver
-from journey_sql.errors import ConfigError, ConnectionError_, did_you_mean, first_line
+from journey_sql.engines.spec import ConnectionSpec
 
 CATALOGS = ("hive", "in-memory")
 PARAMS = ("warehouse", "metastore", "catalog", "threads")

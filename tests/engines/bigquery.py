@@ -186,7 +186,7 @@ def bigquery_session() -> Iterator[BigQueryHarness]:
     pytest.importorskip(
         "google.cloud.bigquery", reason="google-cloud-bigquery not installed: pip install 'journey-sql[bigquery]'"
     )
-    from journey_sql.engines import connect
+    from journey_sql.engines.connection import connect
 
     with emulator() as endpoint:
         # only while connecting: the variable must not leak into other tests of the session

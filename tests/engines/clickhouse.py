@@ -82,7 +82,7 @@ def data_url() -> str:
 def clickhouse_session() -> Iterator[ClickHouseHarness]:
     if importlib.util.find_spec("chdb") is None:
         pytest.skip("chdb is not installed: pip install 'journey-sql[chdb]'")
-    from journey_sql.engines import connect
+    from journey_sql.engines.connection import connect
 
     engine = connect(data_url(), create=True)
     try:

@@ -37,8 +37,8 @@ from typing import Any
 import pytest
 from harness import SOURCE_COLUMNS, EngineHarness
 
-from journey_sql.connection import parse_connection
 from journey_sql.engines.base import Engine
+from journey_sql.engines.connection import parse_connection
 
 INSTALL_HINT = "PostgreSQL server binaries not found; install with apt-get install -y postgresql"
 SUPERUSER = "journey"

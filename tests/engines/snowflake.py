@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from harness import SOURCE_COLUMNS, EngineHarness
 
-from journey_sql.connection import parse_connection
+from journey_sql.engines.connection import parse_connection
 from journey_sql.engines.snowflake import SnowflakeEngine
 
 URL = "snowflake://tester@testacct/JOURNEY_TEST?warehouse=TEST_WH&role=TESTER"

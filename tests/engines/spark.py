@@ -27,12 +27,12 @@ import pytest
 from harness import SOURCE_COLUMNS, EngineHarness
 from sqlglot import exp
 
-from journey_sql.dialects import get_dialect
+from journey_sql.compile.plan import compile_plan
+from journey_sql.dialects.dialect import get_dialect
 
 # the same quiet logging journey-sql gives its own local sessions
 from journey_sql.engines.spark import LOG4J2  # noqa: E402
-from journey_sql.plan import compile_plan
-from journey_sql.settings import Settings
+from journey_sql.settings.options import Settings
 
 _SESSION: dict[str, Any] = {}
 
@@ -111,7 +111,7 @@ class SparkHarness(EngineHarness):
     name = "spark"
 
     def __init__(self, spark: Any, timestamp_type: str = "TIMESTAMP") -> None:
-        from journey_sql.engines import connect
+        from journey_sql.engines.connection import connect
 
         super().__init__(connect("spark://local"))  # reuses `spark`, the active session
         self.spark = spark
