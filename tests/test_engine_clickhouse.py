@@ -1,7 +1,7 @@
 """ClickHouse: each dialect transform on its own, the chdb engine's catalog and table
 replacement, a source without Nullable columns (where ClickHouse's defaults would
 stand in for NULL), the clickhouse-connect engine's arguments and SQL, and the
-README's worked example."""
+worked example in docs/warehouses.md."""
 
 from __future__ import annotations
 
@@ -378,10 +378,10 @@ def test_the_server_engine_statements_build_the_reference_tables(ch, demo_rows) 
     )
 
 
-# -- the README's worked example, in its own process (chdb holds one directory per process)
+# -- docs/warehouses.md's worked example, in its own process (chdb holds one directory per process)
 
 
-README_EXAMPLE = """\
+DOCS_EXAMPLE = """\
 journey-sql demo --events 2000 --seed 3
 python -c "import duckdb; duckdb.connect('journey.duckdb', read_only=True).execute(\\"COPY rudder.tracks TO 'tracks.parquet' (FORMAT parquet)\\")"
 python -c "import chdb; c = chdb.connect('ch-data'); c.query('CREATE DATABASE IF NOT EXISTS rudder'); c.query(\\"CREATE TABLE rudder.tracks ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM file('tracks.parquet')\\")"
@@ -390,9 +390,9 @@ journey-sql apply --connection chdb:///ch-data --schema analytics
 
 
 def _readme_block() -> str:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert README_EXAMPLE in readme, "the README's ClickHouse example changed: update README_EXAMPLE here"
-    return README_EXAMPLE
+    page = (Path(__file__).resolve().parents[1] / "docs" / "warehouses.md").read_text()
+    assert DOCS_EXAMPLE in page, "docs/warehouses.md's ClickHouse example changed: update DOCS_EXAMPLE here"
+    return DOCS_EXAMPLE
 
 
 @needs_chdb

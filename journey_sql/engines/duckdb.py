@@ -25,7 +25,7 @@ DEFAULT_FILE_MEMORY_LIMIT = "3GB"
 # string compression (DICT_FSST) spends more time choosing and applying itself
 # to these random 36-character strings than the rest of a stage's write costs,
 # and only halves them; stored uncompressed, each ten-million-row table is
-# written about 1.5 s faster and takes about 185 MB more (README, DuckDB).
+# written about 1.5 s faster and takes about 185 MB more (docs/warehouses.md, DuckDB).
 UNCOMPRESSED_COLUMNS = frozenset({"id", "event_id"})
 
 # An incremental run deletes the rebuilt visitors' rows and appends new ones.
@@ -44,7 +44,7 @@ class _Writeback:
     DuckDB writes a big table's row groups into the file as the statement runs,
     but the kernel keeps them in its page cache until the commit's fsync, which
     then waits for all of them: 0.8 s of a ten-million-event full build on this
-    machine (README, Benchmark), where the kernel starts writing on its own only
+    machine (docs/performance.md), where the kernel starts writing on its own only
     once dirty pages reach a tenth of RAM. An fsync from a background thread after
     each step overlaps that writing with the next step's work, and the commit
     finds little left to write. Best effort: the commit's own fsync is what makes
